@@ -1,0 +1,1 @@
+"""The Python SDK: one public interface (``Client``), whichever registry it talks to."""

@@ -1,0 +1,95 @@
+"""The composition root: the one place that names concrete backends and wires them to the registry."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from modelreg.blobs.file import FileChunkStore
+from modelreg.blobs.memory import MemoryChunkStore
+from modelreg.blobs.protocol import ChunkStore
+from modelreg.client.client import Client
+from modelreg.errors import InvalidInput
+from modelreg.metadata.store import SqlMetadataStore
+from modelreg.registry.service import Registry
+from modelreg.settings import Settings
+from modelreg.transfer.cache import ChunkCache
+
+__all__ = ["connect", "open_chunk_store"]
+
+_DATABASE_SCHEMES = ("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")
+
+
+def open_chunk_store(url: str) -> ChunkStore:
+    """``file:///abs/path`` (or a plain path) or ``memory://``."""
+    if url == "memory://":
+        return MemoryChunkStore()
+    if url.startswith("file://"):
+        parsed = urlparse(url)
+        if parsed.netloc not in ("", "localhost"):
+            raise InvalidInput(f"invalid storage URL {url!r}: file URLs take no host (file:///abs/path)")
+        return FileChunkStore(Path(unquote(parsed.path)))
+    if "://" in url:
+        raise InvalidInput(f"unsupported storage URL {url!r}: use file:///path or memory://")
+    return FileChunkStore(Path(url).resolve())
+
+
+def connect(
+    target: str | os.PathLike[str] | None = None,
+    *,
+    storage: str | None = None,
+    token: str | None = None,
+    actor: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    settings: Settings | None = None,
+) -> Client:
+    """Open a registry: a directory (created on first use), or a sqlite:/postgresql: database URL.
+
+    >>> reg = modelreg.connect("./registry")
+    >>> reg = modelreg.connect("postgresql://postgres@127.0.0.1/test", storage="file:///srv/chunks")
+    """
+    settings = settings or Settings()
+    location = os.fspath(target) if target is not None else settings.registry
+    if location.startswith(("http://", "https://")):
+        raise InvalidInput(f"cannot connect to {location!r}: this version of modelreg has no HTTP client yet")
+    if token is not None:
+        raise InvalidInput("a token is only used with an HTTP registry; embedded registries act as the local user")
+    database_url, default_storage = _locate(location)
+    chunk_url = storage or settings.storage or default_storage
+    if chunk_url is None:
+        raise InvalidInput(f"a chunk store is required with {location.split(':', 1)[0]}: pass storage=…")
+    chunks = open_chunk_store(chunk_url)
+    metadata = SqlMetadataStore(database_url)
+    cache_root = cache_dir if cache_dir is not None else settings.cache_dir
+    registry = Registry(metadata, chunks, actor=actor or settings.actor or _os_user())
+    return Client(
+        registry,
+        cache=ChunkCache(cache_root) if cache_root is not None else None,
+        workers=settings.workers,
+        on_close=metadata.close,
+        location=location,
+    )
+
+
+def _locate(location: str) -> tuple[str, str | None]:
+    """(database URL, default chunk store URL) for a directory or a database URL."""
+    if location.startswith(_DATABASE_SCHEMES):
+        if location.startswith("sqlite:"):
+            database = urlparse(location).path.lstrip("/")
+            if database and database != ":memory:":
+                return location, str(Path("/" + database).parent / "chunks")
+        return location, None
+    root = Path(location).expanduser().resolve()
+    if root.exists() and not root.is_dir():
+        raise InvalidInput(f"registry location {location!r} exists and is not a directory")
+    root.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{root / 'registry.db'}", f"file://{root / 'chunks'}"
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers) and no LOGNAME/USER
+        return f"uid:{os.getuid()}"

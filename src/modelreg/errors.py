@@ -1,0 +1,241 @@
+"""One exception tree, end to end: class ⇄ stable code ⇄ HTTP status ⇄ CLI exit status.
+
+    ModelregError
+    ├── InvalidInput (400, exit 2)
+    │   ├── InvalidName            "invalid model name 'a b': use letters, digits, '.', '_', '-' …"
+    │   ├── InvalidAlias           "invalid alias 'latest': reserved word"
+    │   ├── InvalidReference       "invalid reference 'x//3'"
+    │   ├── InvalidPath            "invalid file path '../etc/passwd': '..' is not allowed"
+    │   ├── InvalidMetadata        "metric 'auc' is not a finite number: nan"
+    │   ├── InvalidFilter          "invalid filter at position 12: expected a value after '>'"
+    │   ├── InvalidDigest          "invalid digest 'md5:…': expected sha256:<64 hex>"
+    │   ├── InvalidPageToken       "invalid page token"
+    │   └── EmptyModel             "nothing to push: 'out/model' holds no files"
+    ├── NotFound (404, exit 3)
+    │   ├── ModelNotFound          "model 'churn' not found"
+    │   ├── VersionNotFound        "version 7 of model 'churn' not found"
+    │   ├── AliasNotFound          "alias 'champion' of model 'churn' not found"
+    │   ├── TagNotFound            "tag 'team' not found on model 'churn'"
+    │   ├── ChunkNotFound          "chunk sha256:ab… not found"
+    │   └── PathNotFound           "no such file or directory: 'out/model'"
+    ├── Conflict (409, exit 4)
+    │   ├── ModelAlreadyExists     "model 'churn' already exists"
+    │   ├── DestinationExists      "destination 'deploy/model' exists and is not empty"
+    │   ├── VersionDeleted         "version 3 of model 'churn' is deleted"
+    │   └── IdempotencyKeyReused   "this Idempotency-Key was already used for a different request"
+    ├── IntegrityError (422, exit 5)
+    │   ├── DigestMismatch         "chunk sha256:ab… does not match its content (got sha256:cd…)"
+    │   └── CorruptFile            "file 'weights.bin' of churn/3 failed verification"
+    ├── PayloadTooLarge (413, exit 2)
+    ├── AuthenticationRequired (401, exit 6)
+    ├── PermissionDenied (403, exit 6)
+    └── StorageUnavailable (503, exit 7)   "chunk store unavailable: …" (retryable)
+
+Every class has a class-level ``code``; ``ModelregError.from_code`` rebuilds the right class from a wire
+error so the HTTP SDK raises exactly what the embedded one does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AliasNotFound",
+    "AuthenticationRequired",
+    "ChunkNotFound",
+    "Conflict",
+    "CorruptFile",
+    "DestinationExists",
+    "DigestMismatch",
+    "EmptyModel",
+    "IntegrityError",
+    "IdempotencyKeyReused",
+    "InvalidAlias",
+    "InvalidDigest",
+    "InvalidFilter",
+    "InvalidInput",
+    "InvalidMetadata",
+    "InvalidName",
+    "InvalidPageToken",
+    "InvalidPath",
+    "InvalidReference",
+    "ModelAlreadyExists",
+    "ModelNotFound",
+    "ModelregError",
+    "NotFound",
+    "PathNotFound",
+    "PayloadTooLarge",
+    "PermissionDenied",
+    "StorageUnavailable",
+    "TagNotFound",
+    "VersionDeleted",
+    "VersionNotFound",
+]
+
+
+class ModelregError(Exception):
+    """Base of every error modelreg raises on purpose."""
+
+    code: ClassVar[str] = "INTERNAL_ERROR"
+    http_status: ClassVar[int] = 500
+    exit_status: ClassVar[int] = 1
+    retryable: ClassVar[bool] = False
+    _by_code: ClassVar[dict[str, type[ModelregError]]] = {}
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" in cls.__dict__:
+            ModelregError._by_code[cls.code] = cls
+
+    def to_dict(self) -> dict[str, Any]:
+        """The one wire shape: ``{"error": {"code", "message", "details"}}``."""
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+    @classmethod
+    def from_code(cls, code: str, message: str, details: dict[str, Any] | None = None) -> ModelregError:
+        """Rebuild the class that carries ``code``; unknown codes become a plain ``ModelregError``."""
+        error_class = cls._by_code.get(code, ModelregError)
+        return error_class(message, details=details)
+
+    @classmethod
+    def all_codes(cls) -> dict[str, type[ModelregError]]:
+        return dict(sorted(cls._by_code.items()))
+
+
+class InvalidInput(ModelregError):
+    code = "INVALID_INPUT"
+    http_status = 400
+    exit_status = 2
+
+
+class InvalidName(InvalidInput):
+    code = "INVALID_NAME"
+
+
+class InvalidAlias(InvalidInput):
+    code = "INVALID_ALIAS"
+
+
+class InvalidReference(InvalidInput):
+    code = "INVALID_REFERENCE"
+
+
+class InvalidPath(InvalidInput):
+    code = "INVALID_PATH"
+
+
+class InvalidMetadata(InvalidInput):
+    code = "INVALID_METADATA"
+
+
+class InvalidFilter(InvalidInput):
+    code = "INVALID_FILTER"
+
+
+class InvalidDigest(InvalidInput):
+    code = "INVALID_DIGEST"
+
+
+class InvalidPageToken(InvalidInput):
+    code = "INVALID_PAGE_TOKEN"
+
+
+class EmptyModel(InvalidInput):
+    code = "EMPTY_MODEL"
+
+
+class PayloadTooLarge(InvalidInput):
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = 413
+
+
+class NotFound(ModelregError):
+    code = "NOT_FOUND"
+    http_status = 404
+    exit_status = 3
+
+
+class ModelNotFound(NotFound):
+    code = "MODEL_NOT_FOUND"
+
+
+class VersionNotFound(NotFound):
+    code = "VERSION_NOT_FOUND"
+
+
+class AliasNotFound(NotFound):
+    code = "ALIAS_NOT_FOUND"
+
+
+class TagNotFound(NotFound):
+    code = "TAG_NOT_FOUND"
+
+
+class ChunkNotFound(NotFound):
+    code = "CHUNK_NOT_FOUND"
+
+
+class PathNotFound(NotFound):
+    code = "PATH_NOT_FOUND"
+
+
+class Conflict(ModelregError):
+    code = "CONFLICT"
+    http_status = 409
+    exit_status = 4
+
+
+class ModelAlreadyExists(Conflict):
+    code = "MODEL_ALREADY_EXISTS"
+
+
+class DestinationExists(Conflict):
+    code = "DESTINATION_EXISTS"
+
+
+class VersionDeleted(Conflict):
+    code = "VERSION_DELETED"
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class IntegrityError(ModelregError):
+    """Stored or transferred bytes do not match their sha256. Never silent, never retried blindly."""
+
+    code = "INTEGRITY_ERROR"
+    http_status = 422
+    exit_status = 5
+
+
+class DigestMismatch(IntegrityError):
+    code = "DIGEST_MISMATCH"
+
+
+class CorruptFile(IntegrityError):
+    code = "CORRUPT_FILE"
+
+
+class AuthenticationRequired(ModelregError):
+    code = "AUTHENTICATION_REQUIRED"
+    http_status = 401
+    exit_status = 6
+
+
+class PermissionDenied(ModelregError):
+    code = "PERMISSION_DENIED"
+    http_status = 403
+    exit_status = 6
+
+
+class StorageUnavailable(ModelregError):
+    code = "STORAGE_UNAVAILABLE"
+    http_status = 503
+    exit_status = 7
+    retryable = True

@@ -1,0 +1,123 @@
+"""Engines for SQLite and PostgreSQL, and the migration runner.
+
+SQLite: WAL (readers never block the writer), foreign keys on, a long busy timeout, and ``BEGIN IMMEDIATE``
+for write transactions: a deferred transaction that upgrades to a write lock can fail with SQLITE_BUSY
+without waiting, which would turn concurrent pushes into errors instead of a queue.
+
+PostgreSQL: psycopg 3, READ COMMITTED; writers serialise on row locks (``SELECT … FOR UPDATE``).
+
+Migrations run at connect when the schema is behind, under a lock (an advisory lock on PostgreSQL, a file
+lock beside the SQLite file) so that many processes starting at once migrate exactly once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+
+__all__ = ["alembic_config", "head_revision", "make_engine", "migrate", "normalise_url"]
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+_SQLITE_BUSY_MS = 120_000
+_ADVISORY_KEY = int.from_bytes(hashlib.sha256(b"modelreg-migrate").digest()[:7], "big")
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` → psycopg 3 driver; other URLs unchanged."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    url = normalise_url(url)
+    if make_url(url).get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": _SQLITE_BUSY_MS / 1000, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (below)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
+        cursor.execute("PRAGMA synchronous=FULL")  # the registry is a source of truth: durable commits
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        write = connection.get_execution_options().get("modelreg_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory(str(_MIGRATIONS)).get_current_head()
+    assert head is not None  # noqa: S101 - the package ships at least one migration
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the schema to ``revision`` if needed, once, whatever the number of concurrent callers."""
+    if revision == "head" and current_revision(engine) == head_revision():
+        return
+    with _migration_lock(engine), engine.begin() as connection:
+        command.upgrade(alembic_config(connection), revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    with _migration_lock(engine), engine.begin() as connection:
+        command.downgrade(alembic_config(connection), revision)
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _ADVISORY_KEY})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _ADVISORY_KEY})
+                connection.commit()
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a+b") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)

@@ -1,0 +1,308 @@
+"""The read half of a metadata session: lookups and the assembly of public result types.
+
+Versions are assembled in batches (one query per child table for a whole page), so listing 1,000 versions
+costs a constant number of queries.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, or_, select
+
+from modelreg.metadata.protocol import AuditRecord, VersionKey
+from modelreg.metadata.tables import (
+    alias_history,
+    aliases,
+    audit_events,
+    files,
+    idempotency_keys,
+    model_tags,
+    models,
+    stage_history,
+    version_files,
+    version_metrics,
+    version_params,
+    version_tags,
+    versions,
+)
+from modelreg.types import AliasChange, Dataset, FileEntry, Lineage, Model, ModelVersion, StageChange
+
+__all__ = ["Reads"]
+
+_KEY_COLUMNS = (versions.c.model_id, versions.c.id, versions.c.number, versions.c.deleted_at)
+
+
+class Reads:
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    # Version lookups ----------------------------------------------------------------------------------------
+    def _key(self, *conditions: Any, latest: bool = False) -> VersionKey | None:
+        query = select(*_KEY_COLUMNS).join(models, versions.c.model_id == models.c.id).where(*conditions)
+        if latest:
+            query = query.where(versions.c.deleted_at.is_(None)).order_by(versions.c.number.desc()).limit(1)
+        row = self._c.execute(query).first()
+        return None if row is None else VersionKey(row[0], row[1], row[2], row[3] is not None)
+
+    def version_key(self, name: str, number: int) -> VersionKey | None:
+        return self._key(models.c.name == name, versions.c.number == number)
+
+    def latest_key(self, name: str) -> VersionKey | None:
+        return self._key(models.c.name == name, latest=True)
+
+    def digest_key(self, name: str, digest: str) -> VersionKey | None:
+        return self._key(models.c.name == name, versions.c.digest == digest, latest=True)
+
+    def alias_key(self, name: str, alias: str) -> VersionKey | None:
+        query = (
+            select(*_KEY_COLUMNS)
+            .select_from(aliases.join(models, aliases.c.model_id == models.c.id))
+            .join(versions, versions.c.id == aliases.c.version_id)
+            .where(models.c.name == name, aliases.c.alias == alias)
+        )
+        row = self._c.execute(query).first()
+        return None if row is None else VersionKey(row[0], row[1], row[2], row[3] is not None)
+
+    def aliases_of(self, version_id: int) -> list[str]:
+        query = select(aliases.c.alias).where(aliases.c.version_id == version_id).order_by(aliases.c.alias)
+        return list(self._c.execute(query).scalars())
+
+    def manifest_json(self, version_id: int) -> str:
+        manifest: str = self._c.execute(select(versions.c.manifest).where(versions.c.id == version_id)).scalar_one()
+        return manifest
+
+    def known_files(self, digests: Sequence[str]) -> dict[str, str]:
+        result: dict[str, str] = {}
+        for start in range(0, len(digests), 500):  # stay under bound-parameter limits
+            batch = list(digests[start : start + 500])
+            rows = self._c.execute(select(files.c.digest, files.c.chunks).where(files.c.digest.in_(batch)))
+            result.update({row[0]: row[1] for row in rows})
+        return result
+
+    def idempotent_result(self, key: str) -> tuple[str, int] | None:
+        query = select(idempotency_keys.c.request_digest, idempotency_keys.c.version_id).where(
+            idempotency_keys.c.key == key
+        )
+        row = self._c.execute(query).first()
+        return None if row is None else (row[0], row[1])
+
+    # Versions -------------------------------------------------------------------------------------------------
+    def version(self, version_id: int) -> ModelVersion:
+        return self.versions([version_id])[0]
+
+    def versions(self, version_ids: Sequence[int]) -> list[ModelVersion]:
+        if not version_ids:
+            return []
+        ids = list(version_ids)
+        query = (
+            select(versions, models.c.name.label("model_name"))
+            .join(models, versions.c.model_id == models.c.id)
+            .where(versions.c.id.in_(ids))
+        )
+        rows = {row.id: row for row in self._c.execute(query)}
+        metrics = self._entries(version_metrics, ids)
+        params = self._entries(version_params, ids)
+        tags = self._entries(version_tags, ids)
+        files_of = self._files(ids)
+        alias_names = self._aliases_by_version(ids)
+        return [
+            _version(rows[i], metrics[i], params[i], tags[i], files_of[i], alias_names[i]) for i in ids if i in rows
+        ]
+
+    def _entries(self, table: Any, ids: list[int]) -> dict[int, dict[str, Any]]:
+        result: dict[int, dict[str, Any]] = defaultdict(dict)
+        query = select(table.c.version_id, table.c.key, table.c.value).where(table.c.version_id.in_(ids))
+        for version_id, key, value in self._c.execute(query.order_by(table.c.key)):
+            result[version_id][key] = value
+        return result
+
+    def _files(self, ids: list[int]) -> dict[int, tuple[FileEntry, ...]]:
+        result: dict[int, list[FileEntry]] = defaultdict(list)
+        query = (
+            select(version_files.c.version_id, version_files.c.path, version_files.c.size, version_files.c.file_digest)
+            .where(version_files.c.version_id.in_(ids))
+            .order_by(version_files.c.version_id, version_files.c.path)
+        )
+        for version_id, path, size, digest in self._c.execute(query):
+            result[version_id].append(FileEntry(path=path, size=size, digest=digest))
+        return defaultdict(tuple, {k: tuple(v) for k, v in result.items()})
+
+    def _aliases_by_version(self, ids: list[int]) -> dict[int, tuple[str, ...]]:
+        result: dict[int, list[str]] = defaultdict(list)
+        query = select(aliases.c.version_id, aliases.c.alias).where(aliases.c.version_id.in_(ids))
+        for version_id, alias in self._c.execute(query.order_by(aliases.c.alias)):
+            result[version_id].append(alias)
+        return defaultdict(tuple, {k: tuple(v) for k, v in result.items()})
+
+    def list_versions(self, model_id: int, *, include_deleted: bool, limit: int, offset: int) -> list[int]:
+        query = select(versions.c.id).where(versions.c.model_id == model_id)
+        if not include_deleted:
+            query = query.where(versions.c.deleted_at.is_(None))
+        query = query.order_by(versions.c.number.desc()).limit(limit).offset(offset)
+        return list(self._c.execute(query).scalars())
+
+    # Models ---------------------------------------------------------------------------------------------------
+    def model(self, name: str) -> Model | None:
+        model_id = self._c.execute(select(models.c.id).where(models.c.name == name)).scalar()
+        return None if model_id is None else self.models_by_id([model_id])[0]
+
+    def list_models(self, *, limit: int, offset: int) -> list[Model]:
+        query = select(models.c.id).order_by(models.c.name).limit(limit).offset(offset)
+        return self.models_by_id(list(self._c.execute(query).scalars()))
+
+    def models_by_id(self, ids: list[int]) -> list[Model]:
+        if not ids:
+            return []
+        latest = (
+            select(versions.c.model_id, func.max(versions.c.number).label("latest"))
+            .where(versions.c.model_id.in_(ids), versions.c.deleted_at.is_(None))
+            .group_by(versions.c.model_id)
+            .subquery()
+        )
+        query = (
+            select(models, latest.c.latest)
+            .outerjoin(latest, latest.c.model_id == models.c.id)
+            .where(models.c.id.in_(ids))
+        )
+        rows = {row.id: row for row in self._c.execute(query)}
+        tags: dict[int, dict[str, str]] = defaultdict(dict)
+        for model_id, key, value in self._c.execute(
+            select(model_tags.c.model_id, model_tags.c.key, model_tags.c.value)
+            .where(model_tags.c.model_id.in_(ids))
+            .order_by(model_tags.c.key)
+        ):
+            tags[model_id][key] = value
+        alias_map: dict[int, dict[str, int]] = defaultdict(dict)
+        for model_id, alias, number in self._c.execute(
+            select(aliases.c.model_id, aliases.c.alias, versions.c.number)
+            .join(versions, versions.c.id == aliases.c.version_id)
+            .where(aliases.c.model_id.in_(ids))
+            .order_by(aliases.c.alias)
+        ):
+            alias_map[model_id][alias] = number
+        return [_model(rows[i], tags[i], alias_map[i]) for i in ids if i in rows]
+
+    # History --------------------------------------------------------------------------------------------------
+    def alias_history(self, model_id: int, alias: str) -> list[AliasChange]:
+        query = (
+            select(alias_history, versions.c.number, models.c.name)
+            .join(versions, versions.c.id == alias_history.c.version_id)
+            .join(models, models.c.id == alias_history.c.model_id)
+            .where(alias_history.c.model_id == model_id, alias_history.c.alias == alias)
+            .order_by(alias_history.c.valid_from, alias_history.c.id)
+        )
+        return [
+            AliasChange(
+                name=row.name,
+                alias=row.alias,
+                version=row.number,
+                since=row.valid_from,
+                until=row.valid_to,
+                set_by=row.set_by,
+                ended_by=row.ended_by,
+            )
+            for row in self._c.execute(query)
+        ]
+
+    def alias_at(self, model_id: int, alias: str, at: datetime) -> int | None:
+        query = select(alias_history.c.version_id).where(
+            alias_history.c.model_id == model_id,
+            alias_history.c.alias == alias,
+            alias_history.c.valid_from <= at,
+            or_(alias_history.c.valid_to.is_(None), alias_history.c.valid_to > at),
+        )
+        return self._c.execute(query.order_by(alias_history.c.valid_from.desc()).limit(1)).scalar()
+
+    def stage_history(self, version_id: int) -> list[StageChange]:
+        query = (
+            select(stage_history, versions.c.number, models.c.name)
+            .join(versions, versions.c.id == stage_history.c.version_id)
+            .join(models, models.c.id == versions.c.model_id)
+            .where(stage_history.c.version_id == version_id)
+            .order_by(stage_history.c.valid_from, stage_history.c.id)
+        )
+        return [
+            StageChange(
+                name=row.name,
+                version=row.number,
+                stage=row.stage,
+                since=row.valid_from,
+                until=row.valid_to,
+                set_by=row.set_by,
+                ended_by=row.ended_by,
+            )
+            for row in self._c.execute(query)
+        ]
+
+    def audit_events(self, *, after: int = 0, limit: int = 1000) -> list[AuditRecord]:
+        query = select(audit_events).where(audit_events.c.seq > after).order_by(audit_events.c.seq).limit(limit)
+        return [
+            AuditRecord(
+                seq=row.seq,
+                at=row.at,
+                actor=row.actor,
+                action=row.action,
+                model=row.model,
+                target=row.target,
+                data_json=row.data,
+                prev_hash=row.prev_hash,
+                hash=row.hash,
+            )
+            for row in self._c.execute(query)
+        ]
+
+
+def _model(row: Row[Any], tags: dict[str, str], alias_map: dict[str, int]) -> Model:
+    return Model(
+        name=row.name,
+        description=row.description,
+        tags=dict(tags),
+        created_at=row.created_at,
+        created_by=row.created_by,
+        updated_at=row.updated_at,
+        latest_version=row.latest,
+        aliases=dict(alias_map),
+    )
+
+
+def _version(
+    row: Row[Any],
+    metrics: dict[str, float],
+    params: dict[str, str],
+    tags: dict[str, str],
+    file_entries: tuple[FileEntry, ...],
+    alias_names: tuple[str, ...],
+) -> ModelVersion:
+    lineage = json.loads(row.lineage)
+    return ModelVersion(
+        name=row.model_name,
+        version=row.number,
+        digest=row.digest,
+        files=file_entries,
+        size_bytes=row.size_bytes,
+        metrics=dict(metrics),
+        params=dict(params),
+        tags=dict(tags),
+        description=row.description,
+        signature=json.loads(row.signature) if row.signature else None,
+        lineage=Lineage(
+            run_id=lineage.get("run_id"),
+            code=lineage.get("code", {}),
+            datasets=tuple(Dataset(**d) for d in lineage.get("datasets", ())),
+            parents=tuple(lineage.get("parents", ())),
+            environment=lineage.get("environment", {}),
+        ),
+        stage=row.stage,
+        aliases=alias_names,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        updated_at=row.updated_at,
+        deleted=row.deleted_at is not None,
+    )
+
+

@@ -1,0 +1,316 @@
+"""``SqlMetadataStore``: the metadata seam on SQLite or PostgreSQL (SQLAlchemy 2 Core, sync).
+
+Each ``session()`` is one database transaction. Database failures become ``StorageUnavailable``; nothing
+SQLAlchemy-specific leaves this package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from modelreg.errors import ModelAlreadyExists, ModelregError, StorageUnavailable
+from modelreg.metadata import search
+from modelreg.metadata.engine import make_engine, migrate
+from modelreg.metadata.protocol import AuditRecord, NewVersion
+from modelreg.metadata.reads import Reads
+from modelreg.metadata.tables import (
+    alias_history,
+    aliases,
+    audit_events,
+    audit_head,
+    files,
+    idempotency_keys,
+    model_tags,
+    models,
+    stage_history,
+    version_datasets,
+    version_files,
+    version_metrics,
+    version_params,
+    version_parents,
+    version_tags,
+    versions,
+)
+from modelreg.registry.filters import Expr, OrderKey
+from modelreg.types import Model
+
+__all__ = ["SqlMetadataStore", "SqlSession"]
+
+
+class SqlMetadataStore:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine = make_engine(url)
+        try:
+            migrate(self._engine)
+        except SQLAlchemyError as error:
+            raise StorageUnavailable(f"metadata database unavailable at {_safe(url)}: {error}") from None
+
+    @contextmanager
+    def session(self, *, write: bool = False) -> Iterator[SqlSession]:
+        try:
+            with self._engine.connect() as connection:
+                if write:
+                    connection = connection.execution_options(modelreg_write=True)
+                with connection.begin():
+                    yield SqlSession(connection)
+        except ModelregError:
+            raise
+        except DBAPIError as error:
+            raise StorageUnavailable(f"metadata database error: {error.orig}") from None
+        except SQLAlchemyError as error:
+            raise StorageUnavailable(f"metadata database error: {error}") from None
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    head, at, tail = url.rpartition("@")
+    if not at:
+        return url
+    scheme, _, credentials = head.partition("://")
+    return f"{scheme}://{credentials.split(':', 1)[0]}@{tail}"
+
+
+class SqlSession(Reads):
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection)
+        self._dialect = connection.dialect.name
+
+    # Keys and locks ---------------------------------------------------------------------------------------
+    def model_id(self, name: str, *, lock: bool = False) -> int | None:
+        query = select(models.c.id).where(models.c.name == name)
+        if lock:
+            query = query.with_for_update()
+        return self._c.execute(query).scalar()
+
+    def search_versions(
+        self, expr: Expr | None, order: list[OrderKey], *, include_deleted: bool, limit: int, offset: int
+    ) -> list[int]:
+        query = select(versions.c.id).select_from(versions.join(models, versions.c.model_id == models.c.id))
+        if expr is not None:
+            query = query.where(search.version_condition(expr))
+        if not include_deleted:
+            query = query.where(versions.c.deleted_at.is_(None))
+        query = query.order_by(*search.version_order(order)).limit(limit).offset(offset)
+        return list(self._c.execute(query).scalars())
+
+    def search_models(self, expr: Expr | None, order: list[OrderKey], *, limit: int, offset: int) -> list[Model]:
+        query = select(models.c.id)
+        if expr is not None:
+            query = query.where(search.model_condition(expr))
+        query = query.order_by(*search.model_order(order)).limit(limit).offset(offset)
+        return self.models_by_id(list(self._c.execute(query).scalars()))
+
+    # Models -----------------------------------------------------------------------------------------------
+    def ensure_model(self, name: str, *, at: datetime, actor: str) -> tuple[int, bool]:
+        values = {"name": name, "description": "", "created_at": at, "created_by": actor, "updated_at": at}
+        statement = self._insert(models).values(**values).on_conflict_do_nothing(index_elements=["name"])
+        created = self._c.execute(statement).rowcount == 1
+        model_id = self.model_id(name, lock=True)
+        assert model_id is not None  # noqa: S101 - inserted or already present in this transaction
+        return model_id, created
+
+    def create_model(self, name: str, *, description: str, tags: dict[str, str], at: datetime, actor: str) -> int:
+        model_id, created = self.ensure_model(name, at=at, actor=actor)
+        if not created:
+            raise ModelAlreadyExists(f"model {name!r} already exists")
+        self._c.execute(update(models).where(models.c.id == model_id).values(description=description))
+        if tags:
+            self._c.execute(insert(model_tags), [{"model_id": model_id, "key": k, "value": v} for k, v in tags.items()])
+        return model_id
+
+    def allocate_version(self, model_id: int) -> int:
+        statement = (
+            update(models)
+            .where(models.c.id == model_id)
+            .values(last_version=models.c.last_version + 1)
+            .returning(models.c.last_version)
+        )
+        number: int = self._c.execute(statement).scalar_one()
+        return number
+
+    def set_model_tag(self, model_id: int, key: str, value: str, *, at: datetime) -> str | None:
+        return self._upsert_entry(model_tags, "model_id", model_id, key, value, at=at)
+
+    def delete_model_tag(self, model_id: int, key: str, *, at: datetime) -> str | None:
+        return self._delete_entry(model_tags, "model_id", model_id, key, at=at)
+
+    def set_model_description(self, model_id: int, text: str, *, at: datetime) -> str:
+        previous: str = self._c.execute(select(models.c.description).where(models.c.id == model_id)).scalar_one()
+        self._c.execute(update(models).where(models.c.id == model_id).values(description=text, updated_at=at))
+        return previous
+
+    # Versions ---------------------------------------------------------------------------------------------
+    def insert_version(self, model_id: int, new: NewVersion) -> int:
+        self._record_files(new)
+        row = {
+            "model_id": model_id,
+            "number": new.number,
+            "digest": new.digest,
+            "manifest": new.manifest_json,
+            "size_bytes": new.size_bytes,
+            "file_count": len(new.files),
+            "description": new.description,
+            "stage": "none",
+            "run_id": new.run_id,
+            "lineage": new.lineage_json,
+            "signature": new.signature_json,
+            "created_at": new.created_at,
+            "created_by": new.created_by,
+            "updated_at": new.created_at,
+        }
+        version_id: int = self._c.execute(insert(versions).values(**row).returning(versions.c.id)).scalar_one()
+        self._insert_children(version_id, new)
+        self._c.execute(update(models).where(models.c.id == model_id).values(updated_at=new.created_at))
+        return version_id
+
+    def _record_files(self, new: NewVersion) -> None:
+        if not new.contents:
+            return
+        rows = [
+            {"digest": c.digest, "size": c.size, "chunks": c.chunks_json, "created_at": new.created_at}
+            for c in new.contents
+        ]
+        self._c.execute(self._insert(files).on_conflict_do_nothing(index_elements=["digest"]), rows)
+
+    def _insert_children(self, version_id: int, new: NewVersion) -> None:
+        children = [
+            (version_files, [{"path": p, "file_digest": d, "size": s} for p, d, s in new.files]),
+            (version_metrics, [{"key": k, "value": v} for k, v in new.metrics.items()]),
+            (version_params, [{"key": k, "value": v} for k, v in new.params.items()]),
+            (version_tags, [{"key": k, "value": v} for k, v in new.tags.items()]),
+            (version_parents, [{"parent_id": parent} for parent in dict.fromkeys(new.parent_ids)]),
+            (
+                version_datasets,
+                [{"name": d.name, "uri": d.uri, "digest": d.digest, "role": d.role} for d in new.datasets],
+            ),
+        ]
+        for table, rows in children:
+            if rows:
+                self._c.execute(insert(table), [{"version_id": version_id, **row} for row in rows])
+
+    def set_version_tag(self, version_id: int, key: str, value: str, *, at: datetime) -> str | None:
+        return self._upsert_entry(version_tags, "version_id", version_id, key, value, at=at)
+
+    def delete_version_tag(self, version_id: int, key: str, *, at: datetime) -> str | None:
+        return self._delete_entry(version_tags, "version_id", version_id, key, at=at)
+
+    def set_version_description(self, version_id: int, text: str, *, at: datetime) -> str:
+        query = select(versions.c.description).where(versions.c.id == version_id)
+        previous: str = self._c.execute(query).scalar_one()
+        self._touch(version_id, at, description=text)
+        return previous
+
+    def set_stage(self, version_id: int, stage: str, *, at: datetime, actor: str) -> str:
+        previous: str = self._c.execute(select(versions.c.stage).where(versions.c.id == version_id)).scalar_one()
+        self._touch(version_id, at, stage=stage)
+        open_interval = and_(stage_history.c.version_id == version_id, stage_history.c.valid_to.is_(None))
+        self._c.execute(update(stage_history).where(open_interval).values(valid_to=at, ended_by=actor))
+        self._c.execute(
+            insert(stage_history).values(version_id=version_id, stage=stage, valid_from=at, set_by=actor)
+        )
+        return previous
+
+    def mark_deleted(self, version_id: int, *, at: datetime, actor: str) -> None:
+        self._touch(version_id, at, deleted_at=at, deleted_by=actor)
+        model_id: int = self._c.execute(select(versions.c.model_id).where(versions.c.id == version_id)).scalar_one()
+        for alias in self.aliases_of(version_id):
+            self.delete_alias(model_id, alias, at=at, actor=actor)
+
+    def _touch(self, version_id: int, at: datetime, **values: object) -> None:
+        self._c.execute(update(versions).where(versions.c.id == version_id).values(updated_at=at, **values))
+
+    def remember_idempotency(self, key: str, request_digest: str, version_id: int, *, at: datetime) -> None:
+        row = {"key": key, "request_digest": request_digest, "version_id": version_id, "created_at": at}
+        self._c.execute(insert(idempotency_keys).values(**row))
+
+    # Aliases ----------------------------------------------------------------------------------------------
+    def set_alias(self, model_id: int, alias: str, version_id: int, *, at: datetime, actor: str) -> int | None:
+        previous = self._close_alias(model_id, alias, at=at, actor=actor)
+        row = {"model_id": model_id, "alias": alias, "version_id": version_id, "updated_at": at, "updated_by": actor}
+        if previous is None:
+            self._c.execute(insert(aliases).values(**row))
+        else:
+            self._c.execute(update(aliases).where(self._alias_is(model_id, alias)).values(**row))
+        history = {"model_id": model_id, "alias": alias, "version_id": version_id, "valid_from": at, "set_by": actor}
+        self._c.execute(insert(alias_history).values(**history))
+        return previous
+
+    def delete_alias(self, model_id: int, alias: str, *, at: datetime, actor: str) -> int | None:
+        previous = self._close_alias(model_id, alias, at=at, actor=actor)
+        if previous is not None:
+            self._c.execute(delete(aliases).where(self._alias_is(model_id, alias)))
+        return previous
+
+    def _close_alias(self, model_id: int, alias: str, *, at: datetime, actor: str) -> int | None:
+        query = select(aliases.c.version_id).where(self._alias_is(model_id, alias)).with_for_update()
+        previous = self._c.execute(query).scalar()
+        if previous is not None:
+            open_interval = and_(
+                alias_history.c.model_id == model_id, alias_history.c.alias == alias, alias_history.c.valid_to.is_(None)
+            )
+            self._c.execute(update(alias_history).where(open_interval).values(valid_to=at, ended_by=actor))
+        return previous
+
+    @staticmethod
+    def _alias_is(model_id: int, alias: str):  # type: ignore[no-untyped-def]  # a SQL condition
+        return and_(aliases.c.model_id == model_id, aliases.c.alias == alias)
+
+    # Audit chain ------------------------------------------------------------------------------------------
+    def audit_head(self) -> tuple[int, str]:
+        query = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
+        seq, head_hash = self._c.execute(query).one()
+        return int(seq), str(head_hash)
+
+    def append_audit(self, record: AuditRecord) -> None:
+        self._c.execute(
+            insert(audit_events).values(
+                seq=record.seq,
+                at=record.at,
+                actor=record.actor,
+                action=record.action,
+                model=record.model,
+                target=record.target,
+                data=record.data_json,
+                prev_hash=record.prev_hash,
+                hash=record.hash,
+            )
+        )
+        self._c.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=record.seq, hash=record.hash))
+
+    # Helpers ----------------------------------------------------------------------------------------------
+    def _insert(self, table):  # type: ignore[no-untyped-def]  # dialect insert with ON CONFLICT support
+        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        return dialect_insert(table)
+
+    def _upsert_entry(self, table, owner: str, owner_id: int, key: str, value: str, *, at: datetime) -> str | None:  # type: ignore[no-untyped-def]
+        where = and_(table.c[owner] == owner_id, table.c.key == key)
+        previous = self._c.execute(select(table.c.value).where(where)).scalar()
+        if previous is None:
+            self._c.execute(insert(table).values({owner: owner_id, "key": key, "value": value}))
+        else:
+            self._c.execute(update(table).where(where).values(value=value))
+        self._touch_owner(owner, owner_id, at)
+        return previous  # type: ignore[no-any-return]
+
+    def _delete_entry(self, table, owner: str, owner_id: int, key: str, *, at: datetime) -> str | None:  # type: ignore[no-untyped-def]
+        where = and_(table.c[owner] == owner_id, table.c.key == key)
+        previous = self._c.execute(select(table.c.value).where(where)).scalar()
+        if previous is not None:
+            self._c.execute(delete(table).where(where))
+            self._touch_owner(owner, owner_id, at)
+        return previous  # type: ignore[no-any-return]
+
+    def _touch_owner(self, owner: str, owner_id: int, at: datetime) -> None:
+        table = models if owner == "model_id" else versions
+        self._c.execute(update(table).where(table.c.id == owner_id).values(updated_at=at))
+

@@ -1,0 +1,285 @@
+"""The metadata schema (SQLAlchemy Core). Built only by the Alembic migrations; a test checks they agree.
+
+Times are stored as UTC ``DateTime(timezone=True)``. JSON documents (manifest, lineage, signature) are stored
+as canonical text so their bytes, and so their digests, never depend on the database.
+
+History tables hold intervals (``valid_from`` ≤ t < ``valid_to``, open when ``valid_to`` is NULL), so "what
+did ``@champion`` point to at time T" is one indexed lookup, never a replay.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "alias_history",
+    "aliases",
+    "audit_events",
+    "audit_head",
+    "files",
+    "idempotency_keys",
+    "metadata",
+    "model_tags",
+    "models",
+    "stage_history",
+    "version_datasets",
+    "version_files",
+    "version_metrics",
+    "version_params",
+    "version_parents",
+    "version_tags",
+    "versions",
+]
+
+# Deterministic constraint names, so batch-mode migrations can alter them on SQLite and PostgreSQL alike.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+NAME = String(128)
+KEY = String(250)
+ACTOR = String(256)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on SQLite (which stores naive text) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the metadata store; use UTC-aware datetimes")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+TIME = UTCDateTime()
+ID = BigInteger().with_variant(Integer(), "sqlite")  # SQLite only auto-increments INTEGER PRIMARY KEY
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("name", NAME, nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", TIME, nullable=False),
+    Column("created_by", ACTOR, nullable=False),
+    Column("updated_at", TIME, nullable=False),
+    # The last version number handed out. Incremented under the model row's write lock in the same
+    # transaction that inserts the version, so numbers are unique, gap-free and never reused.
+    Column("last_version", Integer, nullable=False, default=0),
+)
+
+model_tags = Table(
+    "model_tags",
+    metadata,
+    Column("model_id", ID, ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),
+    # No (key, value) index: PostgreSQL b-tree entries are capped near 2.7 kB and tag values may be longer.
+    Index(None, "key"),
+)
+
+versions = Table(
+    "versions",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("model_id", ID, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("digest", String(71), nullable=False),
+    Column("manifest", Text, nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("file_count", Integer, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("stage", String(16), nullable=False, default="none"),
+    Column("run_id", String(256), nullable=True),
+    Column("lineage", Text, nullable=False),
+    Column("signature", Text, nullable=True),
+    Column("created_at", TIME, nullable=False),
+    Column("created_by", ACTOR, nullable=False),
+    Column("updated_at", TIME, nullable=False),
+    Column("deleted_at", TIME, nullable=True),
+    Column("deleted_by", ACTOR, nullable=True),
+    UniqueConstraint("model_id", "number"),
+    Index(None, "digest"),
+    Index(None, "model_id", "deleted_at", "number"),
+    Index(None, "created_at"),
+    Index(None, "created_by"),
+    Index(None, "run_id"),
+    Index(None, "stage"),
+)
+
+version_metrics = Table(
+    "version_metrics",
+    metadata,
+    Column("version_id", ID, ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Float, nullable=False),
+    Index(None, "key", "value", "version_id"),
+)
+
+version_params = Table(
+    "version_params",
+    metadata,
+    Column("version_id", ID, ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),
+    Index(None, "key", "version_id"),
+)
+
+version_tags = Table(
+    "version_tags",
+    metadata,
+    Column("version_id", ID, ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),
+    Index(None, "key", "version_id"),
+)
+
+version_datasets = Table(
+    "version_datasets",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("version_id", ID, ForeignKey("versions.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("uri", Text, nullable=True),
+    Column("digest", String(128), nullable=True),
+    Column("role", String(64), nullable=True),
+    Index(None, "version_id"),
+    Index(None, "name"),
+    Index(None, "digest"),
+)
+
+version_parents = Table(
+    "version_parents",
+    metadata,
+    Column("version_id", ID, ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True),
+    Column("parent_id", ID, ForeignKey("versions.id"), primary_key=True),
+    Index(None, "parent_id"),
+)
+
+# A file's content, stored once whatever the number of versions holding it: whole-file sha256 → chunk list.
+# A row exists only once every chunk it lists was verified present, so a push can skip a known file outright.
+files = Table(
+    "files",
+    metadata,
+    Column("digest", String(71), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("chunks", Text, nullable=False),  # canonical JSON [[chunk digest, size], …] in file order
+    Column("created_at", TIME, nullable=False),
+)
+
+version_files = Table(
+    "version_files",
+    metadata,
+    Column("version_id", ID, ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("file_digest", String(71), ForeignKey("files.digest"), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Index(None, "file_digest"),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("model_id", ID, ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
+    Column("alias", String(255), primary_key=True),
+    Column("version_id", ID, ForeignKey("versions.id"), nullable=False),
+    Column("updated_at", TIME, nullable=False),
+    Column("updated_by", ACTOR, nullable=False),
+    Index(None, "version_id"),
+)
+
+alias_history = Table(
+    "alias_history",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("model_id", ID, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("alias", String(255), nullable=False),
+    Column("version_id", ID, ForeignKey("versions.id"), nullable=False),
+    Column("valid_from", TIME, nullable=False),
+    Column("valid_to", TIME, nullable=True),
+    Column("set_by", ACTOR, nullable=False),
+    Column("ended_by", ACTOR, nullable=True),
+    Index(None, "model_id", "alias", "valid_from"),
+)
+
+stage_history = Table(
+    "stage_history",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("version_id", ID, ForeignKey("versions.id", ondelete="CASCADE"), nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("valid_from", TIME, nullable=False),
+    Column("valid_to", TIME, nullable=True),
+    Column("set_by", ACTOR, nullable=False),
+    Column("ended_by", ACTOR, nullable=True),
+    Index(None, "version_id", "valid_from"),
+)
+
+# Append-only, hash-chained. ``audit_head`` is a single row holding the chain's last sequence number and
+# hash; every writer updates it under a row lock, which orders events across processes and databases.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", ID, primary_key=True, autoincrement=False),
+    Column("at", TIME, nullable=False),
+    Column("actor", ACTOR, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("model", NAME, nullable=True),
+    Column("target", String(512), nullable=False),
+    Column("data", Text, nullable=False),  # canonical JSON: before/after and details
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index(None, "model", "seq"),
+    Index(None, "actor", "seq"),
+    Index(None, "at"),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# A commit retried with the same Idempotency-Key returns the version the first attempt created.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("request_digest", String(71), nullable=False),
+    Column("version_id", ID, ForeignKey("versions.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", TIME, nullable=False),
+)

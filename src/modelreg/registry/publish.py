@@ -1,0 +1,235 @@
+"""Publishing a version: validate everything, check every chunk is stored, then commit in one transaction.
+
+The order matters for invariant 1 (a version is fully there or not at all): validation and the chunk-store
+checks happen before the transaction; inside it, the model row is locked, the number allocated, the version,
+its metadata, aliases and audit event written, and all of it commits together.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from modelreg.digest import sha256_bytes
+from modelreg.errors import ChunkNotFound, EmptyModel, IdempotencyKeyReused, InvalidInput, VersionDeleted
+from modelreg.metadata.protocol import MetadataSession, NewFile, NewVersion
+from modelreg.registry import audit
+from modelreg.registry.lineage import check_lineage, check_signature
+from modelreg.registry.manifest import FileRecord, Manifest, canonical_json
+from modelreg.registry.names import (
+    MAX_PARAM_VALUE,
+    MAX_TAG_VALUE,
+    check_alias,
+    check_description,
+    check_metrics,
+    check_model_name,
+    check_strings,
+)
+from modelreg.registry.refs import parse_ref
+from modelreg.types import Lineage, ModelVersion
+
+if TYPE_CHECKING:
+    from modelreg.registry.service import Registry
+
+__all__ = ["Publication"]
+
+_MAX_IDEMPOTENCY_KEY = 128
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    registry: Registry
+    name: str
+    manifest: Manifest
+    metrics: dict[str, float]
+    params: dict[str, str]
+    tags: dict[str, str]
+    description: str
+    lineage: Lineage
+    signature: dict[str, Any] | None
+    aliases: tuple[str, ...]
+    idempotency_key: str | None
+
+    @classmethod
+    def prepare(
+        cls,
+        registry: Registry,
+        name: str,
+        manifest: Manifest,
+        *,
+        metrics: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        tags: dict[str, Any] | None = None,
+        description: str = "",
+        lineage: Any = None,
+        signature: Any = None,
+        aliases: list[str] | tuple[str, ...] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Publication:
+        """Validate every input; raises an ``InvalidInput`` subclass before anything is stored."""
+        if not manifest.files:
+            raise EmptyModel(f"nothing to push for {name!r}: the version holds no files")
+        if idempotency_key is not None and (
+            not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= _MAX_IDEMPOTENCY_KEY
+        ):
+            raise InvalidInput(f"invalid idempotency key: expected 1-{_MAX_IDEMPOTENCY_KEY} characters")
+        return cls(
+            registry=registry,
+            name=check_model_name(name),
+            manifest=manifest,
+            metrics=check_metrics(metrics),
+            params=check_strings("param", params, max_value=MAX_PARAM_VALUE),
+            tags=check_strings("tag", tags, max_value=MAX_TAG_VALUE),
+            description=check_description(description),
+            lineage=check_lineage(lineage),
+            signature=check_signature(signature),
+            aliases=tuple(dict.fromkeys(check_alias(alias) for alias in aliases or ())),
+            idempotency_key=idempotency_key,
+        )
+
+    @staticmethod
+    def chunks_of(chunks_json: str) -> list[tuple[str, int]]:
+        return [(digest, size) for digest, size in json.loads(chunks_json)]
+
+    @property
+    def request_digest(self) -> str:
+        """What the request asked for, so a reused Idempotency-Key with another body is refused."""
+        body = {
+            "name": self.name,
+            "manifest": self.manifest.digest,
+            "metrics": self.metrics,
+            "params": self.params,
+            "tags": self.tags,
+            "description": self.description,
+            "lineage": self.lineage.to_dict(),
+            "signature": self.signature,
+            "aliases": list(self.aliases),
+        }
+        return sha256_bytes(canonical_json(body))
+
+    def commit(self) -> ModelVersion:
+        replay = self._replay()
+        if replay is not None:
+            return replay
+        contents = self._new_contents()
+        self._check_chunks_stored(contents)
+        registry = self.registry
+        now = registry._clock()  # noqa: SLF001 - the publication is part of the registry's use case
+        with registry.metadata.session(write=True) as session:
+            replay = self._replay(session)
+            if replay is not None:
+                return replay
+            model_id, created = session.ensure_model(self.name, at=now, actor=registry.actor)
+            parent_ids = self._parent_ids(session)
+            number = session.allocate_version(model_id)
+            version_id = session.insert_version(
+                model_id, self._new_version(number, contents, parent_ids, now)
+            )
+            for alias in self.aliases:
+                session.set_alias(model_id, alias, version_id, at=now, actor=registry.actor)
+            if created:
+                audit.record(
+                    session,
+                    at=now,
+                    actor=registry.actor,
+                    action="registry:model:create",
+                    model=self.name,
+                    target=self.name,
+                    data={},
+                )
+            audit.record(
+                session,
+                at=now,
+                actor=registry.actor,
+                action="registry:version:create",
+                model=self.name,
+                target=f"{self.name}/{number}",
+                data={"digest": self.manifest.digest, "aliases": list(self.aliases)},
+            )
+            if self.idempotency_key is not None:
+                session.remember_idempotency(self.idempotency_key, self.request_digest, version_id, at=now)
+            return session.version(version_id)
+
+    def _replay(self, session: MetadataSession | None = None) -> ModelVersion | None:
+        """The version a previous attempt with the same Idempotency-Key created, if any."""
+        if self.idempotency_key is None:
+            return None
+        if session is None:
+            with self.registry.metadata.session() as read_session:
+                return self._replay(read_session)
+        remembered = session.idempotent_result(self.idempotency_key)
+        if remembered is None:
+            return None
+        if remembered[0] != self.request_digest:
+            raise IdempotencyKeyReused("this Idempotency-Key was already used for a different request")
+        return session.version(remembered[1])
+
+    def _new_contents(self) -> list[FileRecord]:
+        """Files whose content the registry has not recorded yet; known ones must list the same chunks."""
+        records = {record.digest: record for record in self.manifest.files}
+        with self.registry.metadata.session() as session:
+            known = session.known_files(list(records))
+        for digest, chunks_json in known.items():
+            listed = [(chunk.digest, chunk.size) for chunk in records[digest].chunks]
+            if listed != self.chunks_of(chunks_json):
+                raise InvalidInput(
+                    f"file {records[digest].path!r}: its chunk list differs from the stored content"
+                )
+        return [record for digest, record in records.items() if digest not in known]
+
+    def _check_chunks_stored(self, contents: list[FileRecord]) -> None:
+        wanted = {chunk.digest: chunk.size for record in contents for chunk in record.chunks}
+        missing = self.registry.chunks.missing(list(wanted))
+        if missing:
+            shown = sorted(missing)[:20]
+            raise ChunkNotFound(
+                f"{len(missing)} chunk(s) referenced by the manifest are not stored; upload them first",
+                details={"missing": shown},
+            )
+        for digest, size in wanted.items():
+            if self.registry.chunks.size(digest) != size:
+                raise InvalidInput(
+                    f"chunk {digest} is stored with another size than the manifest says ({size})"
+                )
+
+    def _parent_ids(self, session: MetadataSession) -> list[int]:
+        ids = []
+        for text in self.lineage.parents:
+            ref = parse_ref(text)
+            key = self.registry._key(session, ref)  # noqa: SLF001 - same use case, same transaction
+            if key.deleted:
+                raise VersionDeleted(f"parent {text!r} is a deleted version")
+            ids.append(key.version_id)
+        return ids
+
+    def _new_version(
+        self, number: int, contents: list[FileRecord], parents: list[int], now: Any
+    ) -> NewVersion:
+        manifest = self.manifest
+        return NewVersion(
+            number=number,
+            digest=manifest.digest,
+            manifest_json=manifest.canonical().decode(),
+            size_bytes=manifest.size,
+            files=[(record.path, record.digest, record.size) for record in manifest.files],
+            contents=[
+                NewFile(
+                    record.digest,
+                    record.size,
+                    canonical_json([[c.digest, c.size] for c in record.chunks]).decode(),
+                )
+                for record in contents
+            ],
+            description=self.description,
+            run_id=self.lineage.run_id,
+            lineage_json=canonical_json(self.lineage.to_dict()).decode(),
+            signature_json=None if self.signature is None else canonical_json(self.signature).decode(),
+            metrics=self.metrics,
+            params=self.params,
+            tags=self.tags,
+            datasets=self.lineage.datasets,
+            parent_ids=parents,
+            created_at=now,
+            created_by=self.registry.actor,
+        )

@@ -1,0 +1,355 @@
+"""``Registry``: the use cases, one method each, for one actor.
+
+Every surface (embedded SDK, HTTP API, CLI through the SDK) calls these methods and nothing else. Each write
+runs in one metadata transaction together with its audit event (DESIGN invariant 4); every input is
+validated before anything is written (invariant 6).
+
+A ``Registry`` is cheap: the server builds one per request for the caller; the embedded SDK builds one for
+the local user.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from modelreg.blobs.protocol import ChunkStore
+from modelreg.digest import Digest, parse_digest
+from modelreg.errors import (
+    AliasNotFound,
+    ChunkNotFound,
+    InvalidInput,
+    InvalidMetadata,
+    ModelNotFound,
+    TagNotFound,
+    VersionDeleted,
+    VersionNotFound,
+)
+from modelreg.metadata.protocol import MetadataSession, MetadataStore, VersionKey
+from modelreg.registry import audit
+from modelreg.registry.filters import parse_filter, parse_order_by
+from modelreg.registry.manifest import ChunkRef, Manifest
+from modelreg.registry.names import (
+    MAX_TAG_VALUE,
+    check_alias,
+    check_description,
+    check_model_name,
+    check_stage,
+    check_strings,
+)
+from modelreg.registry.paging import check_limit, decode_token, encode_token
+from modelreg.registry.publish import Publication
+from modelreg.registry.refs import Ref, parse_ref
+from modelreg.types import AliasChange, FileEntry, Model, ModelVersion, Page, StageChange
+
+__all__ = ["Registry"]
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Registry:
+    def __init__(
+        self, metadata: MetadataStore, chunks: ChunkStore, *, actor: str, clock: Clock = utc_now
+    ) -> None:
+        self.metadata = metadata
+        self.chunks = chunks
+        self.actor = actor
+        self._clock = clock
+
+    def as_actor(self, actor: str) -> Registry:
+        return Registry(self.metadata, self.chunks, actor=actor, clock=self._clock)
+
+    # Transfer: what the client needs to push and pull ------------------------------------------------------
+    def missing_chunks(self, digests: Sequence[str]) -> list[str]:
+        """Of these chunk digests, the ones the store lacks (upload those, then commit)."""
+        wanted = [parse_digest(d) for d in dict.fromkeys(digests)]
+        missing = self.chunks.missing(wanted)
+        return [d for d in wanted if d in missing]
+
+    def put_chunk(self, digest: str, data: bytes | memoryview) -> bool:
+        """Store one chunk after verifying its sha256; True when its bytes were new."""
+        return self.chunks.put(parse_digest(digest), data)
+
+    def known_files(self, digests: Sequence[str]) -> dict[str, list[tuple[str, int]]]:
+        """Whole-file digests already stored → their chunk lists: such files need no chunking or upload."""
+        wanted = [parse_digest(d) for d in dict.fromkeys(digests)]
+        with self.metadata.session() as session:
+            found = session.known_files(wanted)
+        return {digest: [(d, s) for d, s in Publication.chunks_of(text)] for digest, text in found.items()}
+
+    def commit_version(self, name: str, manifest: Manifest, **metadata: Any) -> ModelVersion:
+        """Register a version whose chunks are all stored. See ``Publication`` for the accepted metadata."""
+        publication = Publication.prepare(self, name, manifest, **metadata)
+        return publication.commit()
+
+    def manifest(self, ref: str) -> tuple[ModelVersion, Manifest]:
+        """The version and its manifest, for a pull. Deleted versions have no content to pull."""
+        with self.metadata.session() as session:
+            key = self._key(session, parse_ref(ref))
+            if key.deleted:
+                raise VersionDeleted(f"version {key.number} of model {parse_ref(ref).name!r} is deleted")
+            version = session.version(key.version_id)
+            manifest = Manifest.from_json(_loads(session.manifest_json(key.version_id)))
+        return version, manifest
+
+    def read_chunk(self, ref: str, digest: str) -> bytes:
+        """A chunk's verified bytes, authorised through a version that holds it (never by digest alone)."""
+        wanted = parse_digest(digest)
+        _, manifest = self.manifest(ref)
+        if not any(chunk.digest == wanted for record in manifest.files for chunk in record.chunks):
+            raise ChunkNotFound(f"chunk {wanted} is not part of {ref}")
+        return self.chunks.get(wanted)
+
+    # Reads ------------------------------------------------------------------------------------------------
+    def get_model(self, name: str) -> Model:
+        check_model_name(name)
+        with self.metadata.session() as session:
+            model = session.model(name)
+        if model is None:
+            raise ModelNotFound(f"model {name!r} not found")
+        return model
+
+    def list_models(self, *, limit: int = 100, page_token: str | None = None) -> Page[Model]:
+        return self.search_models(None, limit=limit, page_token=page_token)
+
+    def get_version(self, ref: str) -> ModelVersion:
+        with self.metadata.session() as session:
+            key = self._key(session, parse_ref(ref))
+            return session.version(key.version_id)
+
+    def list_versions(
+        self, name: str, *, include_deleted: bool = False, limit: int = 100, page_token: str | None = None
+    ) -> Page[ModelVersion]:
+        check_model_name(name)
+        limit = check_limit(limit)
+        query = ("list_versions", name, include_deleted)
+        offset = decode_token(page_token, query)
+        with self.metadata.session() as session:
+            model_id = self._model_id(session, name)
+            ids = session.list_versions(
+                model_id, include_deleted=include_deleted, limit=limit + 1, offset=offset
+            )
+            items = session.versions(ids[:limit])
+        return _page(items, len(ids) > limit, offset + limit, query)
+
+    def search_versions(
+        self,
+        filter: str | None = None,  # noqa: A002 - the public name, as in MLflow's search_model_versions
+        *,
+        order_by: Sequence[str] | None = None,
+        include_deleted: bool = False,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[ModelVersion]:
+        expr = parse_filter(filter, target="versions")
+        order = parse_order_by(order_by, target="versions")
+        limit = check_limit(limit)
+        query = ("search_versions", filter, list(order_by or ()), include_deleted)
+        offset = decode_token(page_token, query)
+        with self.metadata.session() as session:
+            ids = session.search_versions(
+                expr, order, include_deleted=include_deleted, limit=limit + 1, offset=offset
+            )
+            items = session.versions(ids[:limit])
+        return _page(items, len(ids) > limit, offset + limit, query)
+
+    def search_models(
+        self,
+        filter: str | None = None,  # noqa: A002 - the public name, as in MLflow's search_registered_models
+        *,
+        order_by: Sequence[str] | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Model]:
+        expr = parse_filter(filter, target="models")
+        order = parse_order_by(order_by, target="models")
+        limit = check_limit(limit)
+        query = ("search_models", filter, list(order_by or ()))
+        offset = decode_token(page_token, query)
+        with self.metadata.session() as session:
+            items = session.search_models(expr, order, limit=limit + 1, offset=offset)
+        return _page(items[:limit], len(items) > limit, offset + limit, query)
+
+    def alias_history(self, name: str, alias: str) -> list[AliasChange]:
+        check_model_name(name)
+        check_alias(alias)
+        with self.metadata.session() as session:
+            return session.alias_history(self._model_id(session, name), alias)
+
+    def stage_history(self, ref: str) -> list[StageChange]:
+        with self.metadata.session() as session:
+            return session.stage_history(self._key(session, parse_ref(ref)).version_id)
+
+    # Writes -----------------------------------------------------------------------------------------------
+    def set_alias(self, name: str, alias: str, version: int) -> AliasChange:
+        check_model_name(name)
+        check_alias(alias)
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise InvalidInput(f"invalid version {version!r}: expected a positive integer")
+        now = self._clock()
+        with self.metadata.session(write=True) as session:
+            model_id = self._model_id(session, name, lock=True)
+            key = self._key(session, Ref(name, version=version))
+            if key.deleted:
+                raise VersionDeleted(
+                    f"version {version} of model {name!r} is deleted; an alias cannot point to it"
+                )
+            previous = session.set_alias(model_id, alias, key.version_id, at=now, actor=self.actor)
+            before = None if previous is None else session.version(previous).version
+            self._audit(
+                session, now, "registry:alias:set", name, f"{name}@{alias}", before=before, after=version
+            )
+        return AliasChange(name, alias, version, now, None, self.actor, None)
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        check_model_name(name)
+        check_alias(alias)
+        now = self._clock()
+        with self.metadata.session(write=True) as session:
+            model_id = self._model_id(session, name, lock=True)
+            previous = session.delete_alias(model_id, alias, at=now, actor=self.actor)
+            if previous is None:
+                raise AliasNotFound(f"alias {alias!r} of model {name!r} not found")
+            before = session.version(previous).version
+            self._audit(
+                session, now, "registry:alias:delete", name, f"{name}@{alias}", before=before, after=None
+            )
+
+    def set_tag(self, target: str, key: str, value: str) -> None:
+        """Tag a model ('name') or a version ('name/3', 'name@alias', …)."""
+        tags = check_strings("tag", {key: value}, max_value=MAX_TAG_VALUE)
+        self._edit(target, "registry:tag:set", key=key, value=tags[key])
+
+    def delete_tag(self, target: str, key: str) -> None:
+        self._edit(target, "registry:tag:delete", key=key, value=None)
+
+    def update_description(self, target: str, description: str) -> None:
+        self._edit(target, "registry:description:update", key=None, value=check_description(description))
+
+    def set_stage(self, ref: str, stage: str) -> ModelVersion:
+        """Move a version to a stage. Ungoverned for now: any caller may move any stage."""
+        checked = check_stage(stage)
+        parsed = parse_ref(ref)
+        now = self._clock()
+        with self.metadata.session(write=True) as session:
+            self._model_id(session, parsed.name, lock=True)
+            key = self._key(session, parsed)
+            if key.deleted:
+                raise VersionDeleted(f"version {key.number} of model {parsed.name!r} is deleted")
+            previous = session.set_stage(key.version_id, checked, at=now, actor=self.actor)
+            target = f"{parsed.name}/{key.number}"
+            self._audit(
+                session, now, "registry:stage:set", parsed.name, target, before=previous, after=checked
+            )
+            return session.version(key.version_id)
+
+    def delete_version(self, ref: str) -> ModelVersion:
+        """Soft delete: the number is never reused, metadata and history stay; aliases on it are removed."""
+        parsed = parse_ref(ref)
+        now = self._clock()
+        with self.metadata.session(write=True) as session:
+            self._model_id(session, parsed.name, lock=True)
+            key = self._key(session, parsed)
+            if key.deleted:
+                raise VersionDeleted(f"version {key.number} of model {parsed.name!r} is already deleted")
+            removed = session.aliases_of(key.version_id)
+            session.mark_deleted(key.version_id, at=now, actor=self.actor)
+            target = f"{parsed.name}/{key.number}"
+            self._audit(session, now, "registry:version:delete", parsed.name, target, aliases_removed=removed)
+            return session.version(key.version_id)
+
+    # Helpers ----------------------------------------------------------------------------------------------
+    def _edit(self, target: str, action: str, *, key: str | None, value: str | None) -> None:
+        parsed = parse_ref(target)
+        is_model = (
+            parsed.version is None and parsed.alias is None and parsed.digest is None and "/" not in target
+        )
+        now = self._clock()
+        with self.metadata.session(write=True) as session:
+            model_id = self._model_id(session, parsed.name, lock=True)
+            if is_model:
+                label, before = parsed.name, self._edit_model(session, model_id, action, key, value, now)
+            else:
+                version_key = self._key(session, parsed)
+                label = f"{parsed.name}/{version_key.number}"
+                before = self._edit_version(session, version_key.version_id, action, key, value, now)
+            if action == "registry:tag:delete" and before is None:
+                raise TagNotFound(f"tag {key!r} not found on {label!r}")
+            self._audit(session, now, action, parsed.name, label, key=key, before=before, after=value)
+
+    @staticmethod
+    def _edit_model(
+        session: MetadataSession,
+        model_id: int,
+        action: str,
+        key: str | None,
+        value: str | None,
+        now: datetime,
+    ) -> str | None:
+        if action == "registry:description:update":
+            return session.set_model_description(model_id, value or "", at=now)
+        if value is None:
+            return session.delete_model_tag(model_id, key or "", at=now)
+        return session.set_model_tag(model_id, key or "", value, at=now)
+
+    @staticmethod
+    def _edit_version(
+        session: MetadataSession,
+        version_id: int,
+        action: str,
+        key: str | None,
+        value: str | None,
+        now: datetime,
+    ) -> str | None:
+        if action == "registry:description:update":
+            return session.set_version_description(version_id, value or "", at=now)
+        if value is None:
+            return session.delete_version_tag(version_id, key or "", at=now)
+        return session.set_version_tag(version_id, key or "", value, at=now)
+
+    def _audit(
+        self, session: MetadataSession, at: datetime, action: str, model: str | None, target: str, **data: Any
+    ) -> None:
+        audit.record(session, at=at, actor=self.actor, action=action, model=model, target=target, data=data)
+
+    @staticmethod
+    def _model_id(session: MetadataSession, name: str, *, lock: bool = False) -> int:
+        model_id = session.model_id(name, lock=lock)
+        if model_id is None:
+            raise ModelNotFound(f"model {name!r} not found")
+        return model_id
+
+    def _key(self, session: MetadataSession, ref: Ref) -> VersionKey:
+        if ref.version is not None:
+            key = session.version_key(ref.name, ref.version)
+            missing = f"version {ref.version} of model {ref.name!r} not found"
+        elif ref.alias is not None:
+            key = session.alias_key(ref.name, ref.alias)
+            if key is None and session.model_id(ref.name) is not None:
+                raise AliasNotFound(f"alias {ref.alias!r} of model {ref.name!r} not found")
+            missing = ""
+        elif ref.digest is not None:
+            key = session.digest_key(ref.name, ref.digest)
+            missing = f"no live version of model {ref.name!r} has digest {ref.digest}"
+        else:
+            key = session.latest_key(ref.name)
+            missing = f"model {ref.name!r} has no live versions"
+        if key is not None:
+            return key
+        self._model_id(session, ref.name)  # raises ModelNotFound when the model itself is unknown
+        raise VersionNotFound(missing)
+
+
+def _page(items: list[Any], more: bool, next_offset: int, query: object) -> Page[Any]:
+    return Page(items=items, next_page_token=encode_token(next_offset, query) if more else None)
+
+
+def _loads(text: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(text)
+    return document

@@ -1,0 +1,161 @@
+"""Pushing: hash files, skip content the registry already has, upload only missing chunks, commit once.
+
+    scan ─► sha256 of each whole file ─► known_files? ─ yes ─► reuse its chunk list (no read, no write)
+                                               └─ no ──► split (safetensors-aware / FastCDC)
+                                                         ─► sha256 per chunk (thread pool)
+                                                         ─► missing_chunks? ─► put_chunk (thread pool)
+    ─► Manifest ─► commit_version (one transaction)
+
+hashlib releases the GIL on large buffers, so chunk hashing and uploads use both cores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mmap
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from modelreg.chunking import split
+from modelreg.digest import Digest, sha256_bytes
+from modelreg.errors import InvalidPath
+from modelreg.registry.manifest import ChunkRef, FileRecord, Manifest
+from modelreg.transfer.scan import LocalFile, scan
+from modelreg.types import ModelVersion, PushStats
+
+__all__ = ["Progress", "PushBackend", "push"]
+
+Progress = Callable[[str, int], None]
+_READ_BLOCK = 8 * 1024 * 1024
+_BATCH = 256  # chunks per missing-chunk query
+
+
+class PushBackend(Protocol):
+    def known_files(self, digests: Sequence[str]) -> dict[str, list[tuple[str, int]]]: ...
+    def missing_chunks(self, digests: Sequence[str]) -> list[str]: ...
+    def put_chunk(self, digest: str, data: bytes | memoryview) -> bool: ...
+    def commit_version(self, name: str, manifest: Manifest, **metadata: Any) -> ModelVersion: ...
+
+
+@dataclass
+class _Tally:
+    progress: Progress | None
+    hashed: int = 0
+    stored: int = 0
+    chunks_total: int = 0
+    chunks_stored: int = 0
+
+    def add(self, event: str, nbytes: int) -> None:
+        if event == "hashed":
+            self.hashed += nbytes
+        elif event == "stored":
+            self.stored += nbytes
+            self.chunks_stored += 1
+        if self.progress is not None:
+            self.progress(event, nbytes)
+
+
+def push(
+    backend: PushBackend,
+    name: str,
+    path: str,
+    *,
+    workers: int = 8,
+    progress: Progress | None = None,
+    **metadata: Any,
+) -> tuple[ModelVersion, PushStats]:
+    started = time.perf_counter()
+    local_files = scan(path)
+    tally = _Tally(progress)
+    tally.add("total", sum(local.size for local in local_files))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modelreg-push") as pool:
+        digests = list(pool.map(lambda local: _hash_file(local, tally), local_files))
+        known = backend.known_files(digests)
+        records = []
+        for local, digest in zip(local_files, digests, strict=True):
+            if digest in known:
+                chunks = tuple(ChunkRef(Digest(d), size) for d, size in known[digest])
+            else:
+                chunks = _upload_file(backend, pool, local, tally)
+            records.append(FileRecord(local.path, local.size, digest, chunks))
+    version = backend.commit_version(name, Manifest.build(records), **metadata)
+    stats = PushStats(
+        files=len(local_files),
+        bytes_total=sum(local.size for local in local_files),
+        bytes_hashed=tally.hashed,
+        bytes_stored=tally.stored,
+        chunks_total=tally.chunks_total,
+        chunks_stored=tally.chunks_stored,
+        seconds=time.perf_counter() - started,
+    )
+    return version, stats
+
+
+def _hash_file(local: LocalFile, tally: _Tally) -> Digest:
+    hasher = hashlib.sha256()
+    buffer = bytearray(_READ_BLOCK)
+    view = memoryview(buffer)
+    with _open(local) as handle:
+        while count := handle.readinto(buffer):
+            hasher.update(view[:count])
+            tally.add("hashed", count)
+    return Digest("sha256:" + hasher.hexdigest())
+
+
+def _upload_file(backend: PushBackend, pool: ThreadPoolExecutor, local: LocalFile, tally: _Tally) -> tuple[ChunkRef, ...]:
+    if local.size == 0:
+        return ()
+    refs: list[ChunkRef] = []
+    with _open(local) as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        spans = split(mapped)
+        for start in range(0, len(spans), _BATCH):
+            with memoryview(mapped) as view:  # released before the map closes
+                batch = [view[s.offset : s.offset + s.size] for s in spans[start : start + _BATCH]]
+                refs.extend(_upload_batch(backend, pool, batch, tally))
+                for piece in batch:
+                    piece.release()
+    _check_unchanged(local)
+    return tuple(refs)
+
+
+def _upload_batch(
+    backend: PushBackend, pool: ThreadPoolExecutor, pieces: list[memoryview], tally: _Tally
+) -> list[ChunkRef]:
+    digests = list(pool.map(sha256_bytes, pieces))
+    tally.chunks_total += len(pieces)
+    missing = set(backend.missing_chunks(digests))
+    uploads: list[Future[bool]] = []
+    for digest, piece in zip(digests, pieces, strict=True):
+        if digest in missing:
+            missing.discard(digest)  # a chunk repeated inside one batch is uploaded once
+            uploads.append(pool.submit(_put, backend, digest, piece, tally))
+    for upload in uploads:
+        upload.result()
+    return [ChunkRef(digest, len(piece)) for digest, piece in zip(digests, pieces, strict=True)]
+
+
+def _put(backend: PushBackend, digest: Digest, piece: memoryview, tally: _Tally) -> bool:
+    written = backend.put_chunk(digest, piece)
+    if written:
+        tally.add("stored", len(piece))
+    return written
+
+
+@contextmanager
+def _open(local: LocalFile) -> Iterator[Any]:
+    try:
+        with open(local.source, "rb", buffering=0) as handle:
+            yield handle
+    except OSError as error:
+        raise InvalidPath(f"cannot read {local.path!r}: {error.strerror}") from None
+
+
+def _check_unchanged(local: LocalFile) -> None:
+    """A file rewritten while it was pushed would commit chunks that disagree with its digest."""
+    info = local.source.stat()
+    if info.st_size != local.size or info.st_mtime_ns != local.mtime_ns:
+        raise InvalidPath(f"file {local.path!r} changed while it was being pushed; push again")
