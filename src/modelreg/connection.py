@@ -55,7 +55,9 @@ def connect(
     if location.startswith(("http://", "https://")):
         raise InvalidInput(f"cannot connect to {location!r}: this version of modelreg has no HTTP client yet")
     if token is not None:
-        raise InvalidInput("a token is only used with an HTTP registry; embedded registries act as the local user")
+        raise InvalidInput(
+            "a token is only used with an HTTP registry; embedded registries act as the local user"
+        )
     database_url, default_storage = _locate(location)
     chunk_url = storage or settings.storage or default_storage
     if chunk_url is None:

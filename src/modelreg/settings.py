@@ -19,8 +19,8 @@ class Settings(BaseSettings):
 
     registry: str = Field(
         ".modelreg",
-        description="The registry to use: a directory (embedded SQLite + local chunks, created on first use), "
-        "a sqlite:/// or postgresql:// database URL.",
+        description="The registry to use: a directory (embedded SQLite + local chunks, created on first "
+        "use), a sqlite:/// or postgresql:// database URL.",
     )
     storage: str | None = Field(
         None,
@@ -32,5 +32,9 @@ class Settings(BaseSettings):
         description="Local pull cache directory (chunks by sha256). Unset: no cache for local chunk stores, "
         "whose chunks are already on this machine.",
     )
-    actor: str | None = Field(None, description="Who the embedded registry records as acting. Default: the OS user.")
-    workers: int = Field(8, ge=1, le=64, description="Parallel chunk hashing/transfer threads per push or pull.")
+    actor: str | None = Field(
+        None, description="Who the embedded registry records as acting. Default: the OS user."
+    )
+    workers: int = Field(
+        8, ge=1, le=64, description="Parallel chunk hashing/transfer threads per push or pull."
+    )

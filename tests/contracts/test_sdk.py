@@ -26,7 +26,9 @@ def test_push_returns_a_complete_version(reg: Client, model_dir: Path) -> None:
         lineage={
             "run_id": "r-123",
             "code": {"repo": "git@example.com:churn.git", "commit": "9f1c2e"},
-            "datasets": [{"name": "churn-2026q3", "uri": "s3://b/q3.parquet", "digest": "sha256:ab", "role": "train"}],
+            "datasets": [
+                {"name": "churn-2026q3", "uri": "s3://b/q3.parquet", "digest": "sha256:ab", "role": "train"}
+            ],
         },
         signature={"inputs": [{"name": "age", "type": "long"}], "outputs": [{"type": "double"}]},
         aliases=["candidate"],
@@ -46,7 +48,9 @@ def test_push_returns_a_complete_version(reg: Client, model_dir: Path) -> None:
     assert reg.get_version("CustomerChurnPredictor/1") == v
 
 
-def test_versions_count_up_and_every_reference_form_resolves(reg: Client, model_dir: Path, tmp_path: Path) -> None:
+def test_versions_count_up_and_every_reference_form_resolves(
+    reg: Client, model_dir: Path, tmp_path: Path
+) -> None:
     first = reg.push("m", model_dir, aliases=["champion"])
     (model_dir / "config.json").write_text('{"layers": 4}')
     second = reg.push("m", model_dir)
@@ -176,7 +180,9 @@ def test_stages_and_their_history(reg: Client, model_dir: Path) -> None:
     assert reg.get_version("m/1").stage == "production"
 
 
-def test_soft_delete_keeps_history_and_never_reuses_numbers(reg: Client, model_dir: Path, tmp_path: Path) -> None:
+def test_soft_delete_keeps_history_and_never_reuses_numbers(
+    reg: Client, model_dir: Path, tmp_path: Path
+) -> None:
     reg.push("m", model_dir)
     reg.push("m", model_dir, aliases=["champion"])
     deleted = reg.delete_version("m/2")
@@ -197,14 +203,18 @@ def test_soft_delete_keeps_history_and_never_reuses_numbers(reg: Client, model_d
 def test_search_versions_filters_orders_and_pages(reg: Client, model_dir: Path) -> None:
     rows = [("churn", 0.91, "risk"), ("churn", 0.95, "risk"), ("churn", 0.80, "risk"), ("fraud", 0.97, "ops")]
     for name, auc, team in rows:
-        reg.push(name, model_dir, metrics={"auc": auc}, tags={"team": team}, params={"depth": str(int(auc * 10))})
+        reg.push(
+            name, model_dir, metrics={"auc": auc}, tags={"team": team}, params={"depth": str(int(auc * 10))}
+        )
     found = reg.search_versions("metrics.auc > 0.9 and tags.team = 'risk'", order_by=["metrics.auc DESC"])
     assert [(v.name, v.version) for v in found] == [("churn", 2), ("churn", 1)]
     assert [v.name for v in reg.search_versions("name LIKE 'fr%'")] == ["fraud"]
     assert [v.version for v in reg.search_versions("name = 'churn'", order_by=["version ASC"])] == [1, 2, 3]
     page = reg.search_versions("metrics.auc >= 0.8", order_by=["metrics.auc ASC"], limit=2)
     assert [v.metrics["auc"] for v in page] == [0.80, 0.91]
-    rest = reg.search_versions("metrics.auc >= 0.8", order_by=["metrics.auc ASC"], limit=2, page_token=page.next_page_token)
+    rest = reg.search_versions(
+        "metrics.auc >= 0.8", order_by=["metrics.auc ASC"], limit=2, page_token=page.next_page_token
+    )
     assert [v.metrics["auc"] for v in rest] == [0.95, 0.97] and rest.next_page_token is None
     assert [m.name for m in reg.search_models("name LIKE 'Ch%'")] == []  # LIKE is case-sensitive
     assert [m.name for m in reg.search_models("name ILIKE 'CH%'")] == ["churn"]

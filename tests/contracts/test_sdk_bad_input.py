@@ -88,7 +88,8 @@ def test_oversized_and_malformed_metadata(seeded: Client, model_dir: Path) -> No
 
 
 @pytest.mark.parametrize(
-    "ref", ["", "m/0", "m/-1", "m/1.5", "m/abc", "m@", "m@sha256:XYZ", "m@sha256:" + "A" * 64, "a b/1", "m/1/2"]
+    "ref",
+    ["", "m/0", "m/-1", "m/1.5", "m/abc", "m@", "m@sha256:XYZ", "m@sha256:" + "A" * 64, "a b/1", "m/1/2"],
 )
 def test_invalid_references(seeded: Client, ref: str) -> None:
     with pytest.raises(errors.InvalidReference) as caught:
@@ -165,7 +166,9 @@ def test_symlink_inside_the_pushed_directory_is_pushed_as_a_file(reg: Client, tm
     assert {f.path: f.size for f in version.files} == {"alias.bin": 7, "weights.bin": 7}
 
 
-def test_file_names_with_backslashes_or_control_characters_are_refused(seeded: Client, tmp_path: Path) -> None:
+def test_file_names_with_backslashes_or_control_characters_are_refused(
+    seeded: Client, tmp_path: Path
+) -> None:
     before = snapshot(seeded)
     for bad in ("back\\slash.bin", "tab\there.bin"):
         root = tmp_path / f"model-{len(bad)}"

@@ -25,7 +25,7 @@ class Backend(PushBackend, PullBackend, Protocol):
     ) -> Page[ModelVersion]: ...
     def search_versions(
         self,
-        filter: str | None = None,  # noqa: A002 - public name
+        filter: str | None = None,
         *,
         order_by: Sequence[str] | None = None,
         include_deleted: bool = False,
@@ -34,7 +34,7 @@ class Backend(PushBackend, PullBackend, Protocol):
     ) -> Page[ModelVersion]: ...
     def search_models(
         self,
-        filter: str | None = None,  # noqa: A002 - public name
+        filter: str | None = None,
         *,
         order_by: Sequence[str] | None = None,
         limit: int = 100,

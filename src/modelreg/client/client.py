@@ -140,25 +140,30 @@ class Client:
         self, name: str, *, include_deleted: bool = False, limit: int = 100, page_token: str | None = None
     ) -> Page[ModelVersion]:
         """Newest first."""
-        return self._backend.list_versions(name, include_deleted=include_deleted, limit=limit, page_token=page_token)
+        return self._backend.list_versions(
+            name, include_deleted=include_deleted, limit=limit, page_token=page_token
+        )
 
     def search_versions(
         self,
-        filter: str | None = None,  # noqa: A002 - the public name, as in MLflow
+        filter: str | None = None,
         *,
         order_by: Sequence[str] | None = None,
         include_deleted: bool = False,
         limit: int = 100,
         page_token: str | None = None,
     ) -> Page[ModelVersion]:
-        """E.g. ``search_versions("metrics.auc > 0.9 and tags.team = 'risk'", order_by=["metrics.auc DESC"])``."""
+        """Versions matching a filter, e.g. ``"metrics.auc > 0.9 and tags.team = 'risk'"``.
+
+        ``order_by`` takes keys with ASC/DESC, e.g. ``["metrics.auc DESC"]``.
+        """
         return self._backend.search_versions(
             filter, order_by=order_by, include_deleted=include_deleted, limit=limit, page_token=page_token
         )
 
     def search_models(
         self,
-        filter: str | None = None,  # noqa: A002 - the public name, as in MLflow
+        filter: str | None = None,
         *,
         order_by: Sequence[str] | None = None,
         limit: int = 100,

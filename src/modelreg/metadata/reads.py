@@ -73,7 +73,9 @@ class Reads:
         return list(self._c.execute(query).scalars())
 
     def manifest_json(self, version_id: int) -> str:
-        manifest: str = self._c.execute(select(versions.c.manifest).where(versions.c.id == version_id)).scalar_one()
+        manifest: str = self._c.execute(
+            select(versions.c.manifest).where(versions.c.id == version_id)
+        ).scalar_one()
         return manifest
 
     def known_files(self, digests: Sequence[str]) -> dict[str, str]:
@@ -91,7 +93,7 @@ class Reads:
         row = self._c.execute(query).first()
         return None if row is None else (row[0], row[1])
 
-    # Versions -------------------------------------------------------------------------------------------------
+    # Versions -------------------------------------------------------------------------------------
     def version(self, version_id: int) -> ModelVersion:
         return self.versions([version_id])[0]
 
@@ -111,7 +113,9 @@ class Reads:
         files_of = self._files(ids)
         alias_names = self._aliases_by_version(ids)
         return [
-            _version(rows[i], metrics[i], params[i], tags[i], files_of[i], alias_names[i]) for i in ids if i in rows
+            _version(rows[i], metrics[i], params[i], tags[i], files_of[i], alias_names=alias_names[i])
+            for i in ids
+            if i in rows
         ]
 
     def _entries(self, table: Any, ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -124,7 +128,12 @@ class Reads:
     def _files(self, ids: list[int]) -> dict[int, tuple[FileEntry, ...]]:
         result: dict[int, list[FileEntry]] = defaultdict(list)
         query = (
-            select(version_files.c.version_id, version_files.c.path, version_files.c.size, version_files.c.file_digest)
+            select(
+                version_files.c.version_id,
+                version_files.c.path,
+                version_files.c.size,
+                version_files.c.file_digest,
+            )
             .where(version_files.c.version_id.in_(ids))
             .order_by(version_files.c.version_id, version_files.c.path)
         )
@@ -146,7 +155,7 @@ class Reads:
         query = query.order_by(versions.c.number.desc()).limit(limit).offset(offset)
         return list(self._c.execute(query).scalars())
 
-    # Models ---------------------------------------------------------------------------------------------------
+    # Models ---------------------------------------------------------------------------------------
     def model(self, name: str) -> Model | None:
         model_id = self._c.execute(select(models.c.id).where(models.c.name == name)).scalar()
         return None if model_id is None else self.models_by_id([model_id])[0]
@@ -187,7 +196,7 @@ class Reads:
             alias_map[model_id][alias] = number
         return [_model(rows[i], tags[i], alias_map[i]) for i in ids if i in rows]
 
-    # History --------------------------------------------------------------------------------------------------
+    # History --------------------------------------------------------------------------------------
     def alias_history(self, model_id: int, alias: str) -> list[AliasChange]:
         query = (
             select(alias_history, versions.c.number, models.c.name)
@@ -240,7 +249,9 @@ class Reads:
         ]
 
     def audit_events(self, *, after: int = 0, limit: int = 1000) -> list[AuditRecord]:
-        query = select(audit_events).where(audit_events.c.seq > after).order_by(audit_events.c.seq).limit(limit)
+        query = (
+            select(audit_events).where(audit_events.c.seq > after).order_by(audit_events.c.seq).limit(limit)
+        )
         return [
             AuditRecord(
                 seq=row.seq,
@@ -276,6 +287,7 @@ def _version(
     params: dict[str, str],
     tags: dict[str, str],
     file_entries: tuple[FileEntry, ...],
+    *,
     alias_names: tuple[str, ...],
 ) -> ModelVersion:
     lineage = json.loads(row.lineage)
@@ -304,5 +316,3 @@ def _version(
         updated_at=row.updated_at,
         deleted=row.deleted_at is not None,
     )
-
-

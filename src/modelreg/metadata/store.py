@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Table, and_, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -55,9 +56,9 @@ class SqlMetadataStore:
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[SqlSession]:
         try:
-            with self._engine.connect() as connection:
-                if write:
-                    connection = connection.execution_options(modelreg_write=True)
+            with self._engine.connect() as plain:
+                # SQLite reads the option in its "begin" hook to take the write lock up front.
+                connection = plain.execution_options(modelreg_write=True) if write else plain
                 with connection.begin():
                     yield SqlSession(connection)
         except ModelregError:
@@ -103,7 +104,9 @@ class SqlSession(Reads):
         query = query.order_by(*search.version_order(order)).limit(limit).offset(offset)
         return list(self._c.execute(query).scalars())
 
-    def search_models(self, expr: Expr | None, order: list[OrderKey], *, limit: int, offset: int) -> list[Model]:
+    def search_models(
+        self, expr: Expr | None, order: list[OrderKey], *, limit: int, offset: int
+    ) -> list[Model]:
         query = select(models.c.id)
         if expr is not None:
             query = query.where(search.model_condition(expr))
@@ -116,16 +119,20 @@ class SqlSession(Reads):
         statement = self._insert(models).values(**values).on_conflict_do_nothing(index_elements=["name"])
         created = self._c.execute(statement).rowcount == 1
         model_id = self.model_id(name, lock=True)
-        assert model_id is not None  # noqa: S101 - inserted or already present in this transaction
+        assert model_id is not None
         return model_id, created
 
-    def create_model(self, name: str, *, description: str, tags: dict[str, str], at: datetime, actor: str) -> int:
+    def create_model(
+        self, name: str, *, description: str, tags: dict[str, str], at: datetime, actor: str
+    ) -> int:
         model_id, created = self.ensure_model(name, at=at, actor=actor)
         if not created:
             raise ModelAlreadyExists(f"model {name!r} already exists")
         self._c.execute(update(models).where(models.c.id == model_id).values(description=description))
         if tags:
-            self._c.execute(insert(model_tags), [{"model_id": model_id, "key": k, "value": v} for k, v in tags.items()])
+            self._c.execute(
+                insert(model_tags), [{"model_id": model_id, "key": k, "value": v} for k, v in tags.items()]
+            )
         return model_id
 
     def allocate_version(self, model_id: int) -> int:
@@ -145,7 +152,9 @@ class SqlSession(Reads):
         return self._delete_entry(model_tags, "model_id", model_id, key, at=at)
 
     def set_model_description(self, model_id: int, text: str, *, at: datetime) -> str:
-        previous: str = self._c.execute(select(models.c.description).where(models.c.id == model_id)).scalar_one()
+        previous: str = self._c.execute(
+            select(models.c.description).where(models.c.id == model_id)
+        ).scalar_one()
         self._c.execute(update(models).where(models.c.id == model_id).values(description=text, updated_at=at))
         return previous
 
@@ -168,7 +177,9 @@ class SqlSession(Reads):
             "created_by": new.created_by,
             "updated_at": new.created_at,
         }
-        version_id: int = self._c.execute(insert(versions).values(**row).returning(versions.c.id)).scalar_one()
+        version_id: int = self._c.execute(
+            insert(versions).values(**row).returning(versions.c.id)
+        ).scalar_one()
         self._insert_children(version_id, new)
         self._c.execute(update(models).where(models.c.id == model_id).values(updated_at=new.created_at))
         return version_id
@@ -183,7 +194,7 @@ class SqlSession(Reads):
         self._c.execute(self._insert(files).on_conflict_do_nothing(index_elements=["digest"]), rows)
 
     def _insert_children(self, version_id: int, new: NewVersion) -> None:
-        children = [
+        children: list[tuple[Table, list[dict[str, Any]]]] = [
             (version_files, [{"path": p, "file_digest": d, "size": s} for p, d, s in new.files]),
             (version_metrics, [{"key": k, "value": v} for k, v in new.metrics.items()]),
             (version_params, [{"key": k, "value": v} for k, v in new.params.items()]),
@@ -211,7 +222,9 @@ class SqlSession(Reads):
         return previous
 
     def set_stage(self, version_id: int, stage: str, *, at: datetime, actor: str) -> str:
-        previous: str = self._c.execute(select(versions.c.stage).where(versions.c.id == version_id)).scalar_one()
+        previous: str = self._c.execute(
+            select(versions.c.stage).where(versions.c.id == version_id)
+        ).scalar_one()
         self._touch(version_id, at, stage=stage)
         open_interval = and_(stage_history.c.version_id == version_id, stage_history.c.valid_to.is_(None))
         self._c.execute(update(stage_history).where(open_interval).values(valid_to=at, ended_by=actor))
@@ -222,7 +235,9 @@ class SqlSession(Reads):
 
     def mark_deleted(self, version_id: int, *, at: datetime, actor: str) -> None:
         self._touch(version_id, at, deleted_at=at, deleted_by=actor)
-        model_id: int = self._c.execute(select(versions.c.model_id).where(versions.c.id == version_id)).scalar_one()
+        model_id: int = self._c.execute(
+            select(versions.c.model_id).where(versions.c.id == version_id)
+        ).scalar_one()
         for alias in self.aliases_of(version_id):
             self.delete_alias(model_id, alias, at=at, actor=actor)
 
@@ -234,14 +249,28 @@ class SqlSession(Reads):
         self._c.execute(insert(idempotency_keys).values(**row))
 
     # Aliases ----------------------------------------------------------------------------------------------
-    def set_alias(self, model_id: int, alias: str, version_id: int, *, at: datetime, actor: str) -> int | None:
+    def set_alias(
+        self, model_id: int, alias: str, version_id: int, *, at: datetime, actor: str
+    ) -> int | None:
         previous = self._close_alias(model_id, alias, at=at, actor=actor)
-        row = {"model_id": model_id, "alias": alias, "version_id": version_id, "updated_at": at, "updated_by": actor}
+        row = {
+            "model_id": model_id,
+            "alias": alias,
+            "version_id": version_id,
+            "updated_at": at,
+            "updated_by": actor,
+        }
         if previous is None:
             self._c.execute(insert(aliases).values(**row))
         else:
             self._c.execute(update(aliases).where(self._alias_is(model_id, alias)).values(**row))
-        history = {"model_id": model_id, "alias": alias, "version_id": version_id, "valid_from": at, "set_by": actor}
+        history = {
+            "model_id": model_id,
+            "alias": alias,
+            "version_id": version_id,
+            "valid_from": at,
+            "set_by": actor,
+        }
         self._c.execute(insert(alias_history).values(**history))
         return previous
 
@@ -256,13 +285,15 @@ class SqlSession(Reads):
         previous = self._c.execute(query).scalar()
         if previous is not None:
             open_interval = and_(
-                alias_history.c.model_id == model_id, alias_history.c.alias == alias, alias_history.c.valid_to.is_(None)
+                alias_history.c.model_id == model_id,
+                alias_history.c.alias == alias,
+                alias_history.c.valid_to.is_(None),
             )
             self._c.execute(update(alias_history).where(open_interval).values(valid_to=at, ended_by=actor))
         return previous
 
     @staticmethod
-    def _alias_is(model_id: int, alias: str):  # type: ignore[no-untyped-def]  # a SQL condition
+    def _alias_is(model_id: int, alias: str) -> ColumnElement[bool]:
         return and_(aliases.c.model_id == model_id, aliases.c.alias == alias)
 
     # Audit chain ------------------------------------------------------------------------------------------
@@ -285,14 +316,18 @@ class SqlSession(Reads):
                 hash=record.hash,
             )
         )
-        self._c.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=record.seq, hash=record.hash))
+        self._c.execute(
+            update(audit_head).where(audit_head.c.id == 1).values(seq=record.seq, hash=record.hash)
+        )
 
     # Helpers ----------------------------------------------------------------------------------------------
-    def _insert(self, table):  # type: ignore[no-untyped-def]  # dialect insert with ON CONFLICT support
-        dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        return dialect_insert(table)
+    def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
+        """An INSERT that supports ON CONFLICT on both dialects."""
+        return postgresql.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)
 
-    def _upsert_entry(self, table, owner: str, owner_id: int, key: str, value: str, *, at: datetime) -> str | None:  # type: ignore[no-untyped-def]
+    def _upsert_entry(
+        self, table: Table, owner: str, owner_id: int, key: str, value: str, *, at: datetime
+    ) -> str | None:
         where = and_(table.c[owner] == owner_id, table.c.key == key)
         previous = self._c.execute(select(table.c.value).where(where)).scalar()
         if previous is None:
@@ -300,17 +335,16 @@ class SqlSession(Reads):
         else:
             self._c.execute(update(table).where(where).values(value=value))
         self._touch_owner(owner, owner_id, at)
-        return previous  # type: ignore[no-any-return]
+        return previous
 
-    def _delete_entry(self, table, owner: str, owner_id: int, key: str, *, at: datetime) -> str | None:  # type: ignore[no-untyped-def]
+    def _delete_entry(self, table: Table, owner: str, owner_id: int, key: str, *, at: datetime) -> str | None:
         where = and_(table.c[owner] == owner_id, table.c.key == key)
         previous = self._c.execute(select(table.c.value).where(where)).scalar()
         if previous is not None:
             self._c.execute(delete(table).where(where))
             self._touch_owner(owner, owner_id, at)
-        return previous  # type: ignore[no-any-return]
+        return previous
 
     def _touch_owner(self, owner: str, owner_id: int, at: datetime) -> None:
         table = models if owner == "model_id" else versions
         self._c.execute(update(table).where(table.c.id == owner_id).values(updated_at=at))
-

@@ -59,12 +59,26 @@ def record(
     """Append one event. Takes the chain lock: call it last in a write session, just before commit."""
     seq, prev_hash = session.audit_head()
     data_json = canonical_json(data).decode()
-    fields = {"seq": seq + 1, "at": at, "actor": actor, "action": action, "model": model, "target": target}
+    digest = event_hash(
+        prev_hash,
+        seq=seq + 1,
+        at=at,
+        actor=actor,
+        action=action,
+        model=model,
+        target=target,
+        data_json=data_json,
+    )
     event = AuditRecord(
-        **fields,
+        seq=seq + 1,
+        at=at,
+        actor=actor,
+        action=action,
+        model=model,
+        target=target,
         data_json=data_json,
         prev_hash=prev_hash,
-        hash=event_hash(prev_hash, **fields, data_json=data_json),
+        hash=digest,
     )
     session.append_audit(event)
     return event

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from modelreg.errors import InvalidFilter
 from modelreg.registry.filter_fields import (
@@ -36,6 +35,7 @@ from modelreg.registry.filter_fields import (
     Kind,
     Scalar,
     Spec,
+    Target,
     accepted_names,
     attribute_hint,
     canonical_attribute,
@@ -57,8 +57,6 @@ __all__ = [
     "parse_filter",
     "parse_order_by",
 ]
-
-Target = Literal["versions", "models"]
 
 MAX_COMPARISONS = 50  # each is an EXISTS or an indexed test; this bounds the cost of one query
 MAX_ORDER_KEYS = 16

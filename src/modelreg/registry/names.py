@@ -51,7 +51,8 @@ def check_model_name(name: Any) -> str:
 def check_alias(alias: Any) -> str:
     if not isinstance(alias, str) or not _ALIAS.fullmatch(alias):
         raise InvalidAlias(
-            f"invalid alias {str(alias)[:300]!r}: use 1-255 letters, digits, '_' or '-', starting with a letter"
+            f"invalid alias {str(alias)[:300]!r}: "
+            "use 1-255 letters, digits, '_' or '-', starting with a letter"
         )
     if _RESERVED_ALIAS.fullmatch(alias):
         raise InvalidAlias(f"invalid alias {alias!r}: 'latest', 'sha256' and 'v<number>' are reserved")
@@ -68,7 +69,8 @@ def check_stage(stage: Any) -> Stage:
 def _check_key(kind: str, key: Any) -> str:
     if not isinstance(key, str) or not _KEY.fullmatch(key):
         raise InvalidMetadata(
-            f"invalid {kind} key {str(key)[:300]!r}: use 1-{MAX_KEY} letters, digits, '_', '.', '-', ':', '/' "
+            f"invalid {kind} key {str(key)[:300]!r}: "
+            f"use 1-{MAX_KEY} letters, digits, '_', '.', '-', ':', '/' "
             "or spaces, starting with a letter, digit or '_'"
         )
     return key

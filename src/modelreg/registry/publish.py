@@ -115,7 +115,7 @@ class Publication:
         contents = self._new_contents()
         self._check_chunks_stored(contents)
         registry = self.registry
-        now = registry._clock()  # noqa: SLF001 - the publication is part of the registry's use case
+        now = registry._clock()
         with registry.metadata.session(write=True) as session:
             replay = self._replay(session)
             if replay is not None:
@@ -167,7 +167,7 @@ class Publication:
 
     def _new_contents(self) -> list[FileRecord]:
         """Files whose content the registry has not recorded yet; known ones must list the same chunks."""
-        records = {record.digest: record for record in self.manifest.files}
+        records: dict[str, FileRecord] = {record.digest: record for record in self.manifest.files}
         with self.registry.metadata.session() as session:
             known = session.known_files(list(records))
         for digest, chunks_json in known.items():
@@ -197,7 +197,7 @@ class Publication:
         ids = []
         for text in self.lineage.parents:
             ref = parse_ref(text)
-            key = self.registry._key(session, ref)  # noqa: SLF001 - same use case, same transaction
+            key = self.registry._key(session, ref)
             if key.deleted:
                 raise VersionDeleted(f"parent {text!r} is a deleted version")
             ids.append(key.version_id)

@@ -16,12 +16,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelreg.blobs.protocol import ChunkStore
-from modelreg.digest import Digest, parse_digest
+from modelreg.digest import parse_digest
 from modelreg.errors import (
     AliasNotFound,
     ChunkNotFound,
     InvalidInput,
-    InvalidMetadata,
     ModelNotFound,
     TagNotFound,
     VersionDeleted,
@@ -30,7 +29,7 @@ from modelreg.errors import (
 from modelreg.metadata.protocol import MetadataSession, MetadataStore, VersionKey
 from modelreg.registry import audit
 from modelreg.registry.filters import parse_filter, parse_order_by
-from modelreg.registry.manifest import ChunkRef, Manifest
+from modelreg.registry.manifest import Manifest
 from modelreg.registry.names import (
     MAX_TAG_VALUE,
     check_alias,
@@ -42,11 +41,13 @@ from modelreg.registry.names import (
 from modelreg.registry.paging import check_limit, decode_token, encode_token
 from modelreg.registry.publish import Publication
 from modelreg.registry.refs import Ref, parse_ref
-from modelreg.types import AliasChange, FileEntry, Model, ModelVersion, Page, StageChange
+from modelreg.types import AliasChange, Model, ModelVersion, Page, StageChange
 
 __all__ = ["Registry"]
 
 Clock = Callable[[], datetime]
+# Applies one annotation change to a model or version id; returns the previous value.
+_Annotation = Callable[[MetadataSession, int, datetime], str | None]
 
 
 def utc_now() -> datetime:
@@ -140,7 +141,7 @@ class Registry:
 
     def search_versions(
         self,
-        filter: str | None = None,  # noqa: A002 - the public name, as in MLflow's search_model_versions
+        filter: str | None = None,
         *,
         order_by: Sequence[str] | None = None,
         include_deleted: bool = False,
@@ -161,7 +162,7 @@ class Registry:
 
     def search_models(
         self,
-        filter: str | None = None,  # noqa: A002 - the public name, as in MLflow's search_registered_models
+        filter: str | None = None,
         *,
         order_by: Sequence[str] | None = None,
         limit: int = 100,
@@ -223,14 +224,36 @@ class Registry:
 
     def set_tag(self, target: str, key: str, value: str) -> None:
         """Tag a model ('name') or a version ('name/3', 'name@alias', …)."""
-        tags = check_strings("tag", {key: value}, max_value=MAX_TAG_VALUE)
-        self._edit(target, "registry:tag:set", key=key, value=tags[key])
+        value = check_strings("tag", {key: value}, max_value=MAX_TAG_VALUE)[key]
+        self._annotate(
+            target,
+            "registry:tag:set",
+            key=key,
+            after=value,
+            on_model=lambda s, model_id, at: s.set_model_tag(model_id, key, value, at=at),
+            on_version=lambda s, version_id, at: s.set_version_tag(version_id, key, value, at=at),
+        )
 
     def delete_tag(self, target: str, key: str) -> None:
-        self._edit(target, "registry:tag:delete", key=key, value=None)
+        self._annotate(
+            target,
+            "registry:tag:delete",
+            key=key,
+            after=None,
+            on_model=lambda s, model_id, at: s.delete_model_tag(model_id, key, at=at),
+            on_version=lambda s, version_id, at: s.delete_version_tag(version_id, key, at=at),
+        )
 
     def update_description(self, target: str, description: str) -> None:
-        self._edit(target, "registry:description:update", key=None, value=check_description(description))
+        text = check_description(description)
+        self._annotate(
+            target,
+            "registry:description:update",
+            key=None,
+            after=text,
+            on_model=lambda s, model_id, at: s.set_model_description(model_id, text, at=at),
+            on_version=lambda s, version_id, at: s.set_version_description(version_id, text, at=at),
+        )
 
     def set_stage(self, ref: str, stage: str) -> ModelVersion:
         """Move a version to a stage. Ungoverned for now: any caller may move any stage."""
@@ -265,53 +288,31 @@ class Registry:
             return session.version(key.version_id)
 
     # Helpers ----------------------------------------------------------------------------------------------
-    def _edit(self, target: str, action: str, *, key: str | None, value: str | None) -> None:
+    def _annotate(
+        self,
+        target: str,
+        action: str,
+        *,
+        key: str | None,
+        after: str | None,
+        on_model: _Annotation,
+        on_version: _Annotation,
+    ) -> None:
+        """Change a tag or description of a model ('name') or of a version (any version reference)."""
         parsed = parse_ref(target)
-        is_model = (
-            parsed.version is None and parsed.alias is None and parsed.digest is None and "/" not in target
-        )
+        is_model = parsed == Ref(parsed.name) and "/" not in target
         now = self._clock()
         with self.metadata.session(write=True) as session:
             model_id = self._model_id(session, parsed.name, lock=True)
             if is_model:
-                label, before = parsed.name, self._edit_model(session, model_id, action, key, value, now)
+                label, before = parsed.name, on_model(session, model_id, now)
             else:
                 version_key = self._key(session, parsed)
                 label = f"{parsed.name}/{version_key.number}"
-                before = self._edit_version(session, version_key.version_id, action, key, value, now)
+                before = on_version(session, version_key.version_id, now)
             if action == "registry:tag:delete" and before is None:
                 raise TagNotFound(f"tag {key!r} not found on {label!r}")
-            self._audit(session, now, action, parsed.name, label, key=key, before=before, after=value)
-
-    @staticmethod
-    def _edit_model(
-        session: MetadataSession,
-        model_id: int,
-        action: str,
-        key: str | None,
-        value: str | None,
-        now: datetime,
-    ) -> str | None:
-        if action == "registry:description:update":
-            return session.set_model_description(model_id, value or "", at=now)
-        if value is None:
-            return session.delete_model_tag(model_id, key or "", at=now)
-        return session.set_model_tag(model_id, key or "", value, at=now)
-
-    @staticmethod
-    def _edit_version(
-        session: MetadataSession,
-        version_id: int,
-        action: str,
-        key: str | None,
-        value: str | None,
-        now: datetime,
-    ) -> str | None:
-        if action == "registry:description:update":
-            return session.set_version_description(version_id, value or "", at=now)
-        if value is None:
-            return session.delete_version_tag(version_id, key or "", at=now)
-        return session.set_version_tag(version_id, key or "", value, at=now)
+            self._audit(session, now, action, parsed.name, label, key=key, before=before, after=after)
 
     def _audit(
         self, session: MetadataSession, at: datetime, action: str, model: str | None, target: str, **data: Any

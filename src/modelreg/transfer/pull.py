@@ -41,7 +41,9 @@ class PullBackend(Protocol):
 
 
 class _Fetcher:
-    def __init__(self, backend: PullBackend, ref: str, cache: ChunkCache | None, progress: Progress | None) -> None:
+    def __init__(
+        self, backend: PullBackend, ref: str, cache: ChunkCache | None, progress: Progress | None
+    ) -> None:
         self.backend, self.ref, self.cache, self.progress = backend, ref, cache, progress
         self.fetched = 0
 
@@ -75,7 +77,9 @@ def pull(
     version, manifest = backend.manifest(ref)
     target = Path(dest) if dest is not None else Path.cwd() / f"{version.name}-v{version.version}"
     _check_destination(target, overwrite=overwrite)
-    fetch = _Fetcher(backend, version.ref, cache, progress)  # pinned: an alias moving mid-pull changes nothing
+    fetch = _Fetcher(
+        backend, version.ref, cache, progress
+    )  # pinned: an alias moving mid-pull changes nothing
     if progress is not None:
         progress("total", manifest.size)
     with _staging(target) as staging, ThreadPoolExecutor(workers, thread_name_prefix="modelreg-pull") as pool:
@@ -95,7 +99,9 @@ def _check_destination(target: Path, *, overwrite: bool) -> None:
     if target.is_symlink() or (target.exists() and not target.is_dir()):
         raise DestinationExists(f"destination {str(target)!r} exists and is not a directory")
     if target.is_dir() and any(target.iterdir()) and not overwrite:
-        raise DestinationExists(f"destination {str(target)!r} exists and is not empty (use overwrite to replace it)")
+        raise DestinationExists(
+            f"destination {str(target)!r} exists and is not empty (use overwrite to replace it)"
+        )
 
 
 @contextmanager
@@ -130,12 +136,15 @@ def _assemble(record: FileRecord, staging: Path, fetch: _Fetcher, pool: ThreadPo
         raise CorruptFile(f"file {record.path!r} of {ref} failed verification: its sha256 does not match")
 
 
-def _write(future: Future[bytes], handle: object, hasher: hashlib._Hash, record: FileRecord, ref: str) -> None:
+def _write(
+    future: Future[bytes], handle: object, hasher: hashlib._Hash, record: FileRecord, ref: str
+) -> None:
     try:
         data = future.result()
     except IntegrityError as error:
         raise CorruptFile(
-            f"file {record.path!r} of {ref} failed verification: {error.message}", details={"path": record.path}
+            f"file {record.path!r} of {ref} failed verification: {error.message}",
+            details={"path": record.path},
         ) from None
     hasher.update(data)
     handle.write(data)  # type: ignore[attr-defined]

@@ -106,7 +106,9 @@ def _hash_file(local: LocalFile, tally: _Tally) -> Digest:
     return Digest("sha256:" + hasher.hexdigest())
 
 
-def _upload_file(backend: PushBackend, pool: ThreadPoolExecutor, local: LocalFile, tally: _Tally) -> tuple[ChunkRef, ...]:
+def _upload_file(
+    backend: PushBackend, pool: ThreadPoolExecutor, local: LocalFile, tally: _Tally
+) -> tuple[ChunkRef, ...]:
     if local.size == 0:
         return ()
     refs: list[ChunkRef] = []
