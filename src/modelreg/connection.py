@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from modelreg.access import Actor
 from modelreg.blobs.file import FileChunkStore
 from modelreg.blobs.memory import MemoryChunkStore
 from modelreg.blobs.protocol import ChunkStore
@@ -65,7 +66,8 @@ def connect(
     chunks = open_chunk_store(chunk_url)
     metadata = SqlMetadataStore(database_url)
     cache_root = cache_dir if cache_dir is not None else settings.cache_dir
-    registry = Registry(metadata, chunks, actor=actor or settings.actor or _os_user())
+    # Embedded use: the local user owns the files anyway, so it acts as admin.
+    registry = Registry(metadata, chunks, actor=Actor(actor or settings.actor or _os_user(), role="admin"))
     return Client(
         registry,
         cache=ChunkCache(cache_root) if cache_root is not None else None,

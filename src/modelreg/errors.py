@@ -16,6 +16,7 @@
     │   ├── VersionNotFound        "version 7 of model 'churn' not found"
     │   ├── AliasNotFound          "alias 'champion' of model 'churn' not found"
     │   ├── TagNotFound            "tag 'team' not found on model 'churn'"
+    │   ├── TokenNotFound          "no active token named 'ci'"
     │   ├── ChunkNotFound          "chunk sha256:ab… not found"
     │   └── PathNotFound           "no such file or directory: 'out/model'"
     ├── Conflict (409, exit 4)
@@ -68,6 +69,7 @@ __all__ = [
     "PermissionDenied",
     "StorageUnavailable",
     "TagNotFound",
+    "TokenNotFound",
     "VersionDeleted",
     "VersionNotFound",
 ]
@@ -174,6 +176,10 @@ class AliasNotFound(NotFound):
 
 class TagNotFound(NotFound):
     code = "TAG_NOT_FOUND"
+
+
+class TokenNotFound(NotFound):
+    code = "TOKEN_NOT_FOUND"
 
 
 class ChunkNotFound(NotFound):

@@ -1,7 +1,7 @@
 """Reference pages generated from the code, so they cannot drift: ``docs/errors.md`` and ``docs/settings.md``.
 
-    python -m modelreg.reference_docs          # rewrite both pages
-    tests/test_reference_docs.py               # fails when a page is out of date or something is undocumented
+python -m modelreg.reference_docs          # rewrite both pages
+tests/test_reference_docs.py               # fails when a page is out of date or something is undocumented
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ def errors_page() -> str:
         "Generated from `src/modelreg/errors.py` by `python -m modelreg.reference_docs`; do not edit.",
         "",
         "Every error has a stable code. The HTTP API returns it as "
-        '`{"error": {"code": …, "message": …, "details": …}}` with the status below; the SDK raises the class of '
-        "the same name (embedded or over HTTP); the CLI prints `error: CODE: message` and exits with the status.",
+        '`{"error": {"code": …, "message": …, "details": …}}` with the status below; the SDK raises the '
+        "class of the same name (embedded or over HTTP); the CLI prints `error: CODE: message` and exits "
+        "with the status.",
         "",
         "| code | class | parent | HTTP | CLI exit | retryable |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -56,7 +57,9 @@ def settings_page() -> str:
     for name, field in Settings.model_fields.items():
         if not field.description:
             raise ValueError(f"setting {name!r} has no description")
-        annotation = str(field.annotation).replace("typing.", "").replace("pathlib.", "").replace("<class '", "")
+        annotation = (
+            str(field.annotation).replace("typing.", "").replace("pathlib.", "").replace("<class '", "")
+        )
         annotation = annotation.replace("'>", "").replace("|", "\\|")  # a bare | would split the table cell
         default = "unset" if field.default is None else f"`{field.default}`"
         lines.append(f"| `MODELREG_{name.upper()}` | `{annotation}` | {default} | {field.description} |")

@@ -24,6 +24,7 @@ __all__ = [
     "PushStats",
     "Stage",
     "StageChange",
+    "Token",
 ]
 
 Stage = Literal["none", "staging", "production", "archived"]
@@ -172,3 +173,21 @@ class PullResult(_Serialisable):
     bytes_total: int
     bytes_fetched: int  # read from the chunk store; the rest came from the local cache
     seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Token(_Serialisable):
+    """An API token's record. The secret itself is never stored: only its sha256."""
+
+    id: int
+    name: str
+    role: str
+    created_at: datetime
+    created_by: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    secret: str | None = None  # set only in the result of create_token, the one time it is shown
+
+    @property
+    def actor(self) -> str:
+        return f"token:{self.name}"

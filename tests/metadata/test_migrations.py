@@ -46,4 +46,4 @@ def test_migrate_is_a_no_op_when_current(database: str) -> None:
 
 @pytest.mark.parametrize("revision", ["head"])
 def test_head_is_a_single_linear_revision(revision: str) -> None:
-    assert head_revision() == "0001"
+    assert head_revision() == "0002"

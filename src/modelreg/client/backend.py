@@ -7,11 +7,12 @@ client implements the same methods by calling the REST API.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Protocol
 
 from modelreg.transfer.pull import PullBackend
 from modelreg.transfer.push import PushBackend
-from modelreg.types import AliasChange, Model, ModelVersion, Page, StageChange
+from modelreg.types import AliasChange, Model, ModelVersion, Page, StageChange, Token
 
 __all__ = ["Backend"]
 
@@ -49,3 +50,6 @@ class Backend(PushBackend, PullBackend, Protocol):
     def update_description(self, target: str, description: str) -> None: ...
     def set_stage(self, ref: str, stage: str) -> ModelVersion: ...
     def delete_version(self, ref: str) -> ModelVersion: ...
+    def create_token(self, name: str, *, role: str, expires_at: datetime | None = None) -> Token: ...
+    def list_tokens(self) -> list[Token]: ...
+    def revoke_token(self, name: str) -> int: ...

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from modelreg.client.backend import Backend
@@ -19,7 +20,17 @@ from modelreg.transfer import pull as pulling
 from modelreg.transfer import push as pushing
 from modelreg.transfer.cache import ChunkCache
 from modelreg.transfer.push import Progress
-from modelreg.types import AliasChange, Lineage, Model, ModelVersion, Page, PullResult, PushStats, StageChange
+from modelreg.types import (
+    AliasChange,
+    Lineage,
+    Model,
+    ModelVersion,
+    Page,
+    PullResult,
+    PushStats,
+    StageChange,
+    Token,
+)
 
 __all__ = ["Client"]
 
@@ -203,3 +214,15 @@ class Client:
     def delete_version(self, ref: str) -> ModelVersion:
         """Soft delete: the number is never reused; metadata and history stay."""
         return self._backend.delete_version(ref)
+
+    # Tokens (admins) --------------------------------------------------------------------------------------
+    def create_token(self, name: str, *, role: str, expires_at: datetime | None = None) -> Token:
+        """A new API token for 'viewer', 'contributor' or 'admin'; ``.secret`` is shown this once."""
+        return self._backend.create_token(name, role=role, expires_at=expires_at)
+
+    def list_tokens(self) -> list[Token]:
+        return self._backend.list_tokens()
+
+    def revoke_token(self, name: str) -> int:
+        """Revoke the active tokens called ``name``; returns how many were revoked."""
+        return self._backend.revoke_token(name)

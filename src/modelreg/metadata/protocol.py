@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from modelreg.types import AliasChange, Dataset, Model, ModelVersion, StageChange
+from modelreg.types import AliasChange, Dataset, Model, ModelVersion, StageChange, Token
 
 if TYPE_CHECKING:
     from modelreg.registry.filters import Expr, OrderKey
@@ -169,6 +169,16 @@ class MetadataSession(Protocol):
 
     def append_audit(self, record: AuditRecord) -> None: ...
     def audit_events(self, *, after: int = 0, limit: int = 1000) -> list[AuditRecord]: ...
+
+    # Tokens ---------------------------------------------------------------------------------------------
+    def insert_token(
+        self, *, name: str, role: str, secret_hash: str, at: datetime, actor: str, expires_at: datetime | None
+    ) -> Token: ...
+    def token_by_hash(self, secret_hash: str) -> Token | None: ...
+    def list_tokens(self) -> list[Token]: ...
+    def revoke_tokens(self, name: str, *, at: datetime, actor: str) -> int:
+        """Revoke every active token of that name; returns how many."""
+        ...
 
 
 class MetadataStore(Protocol):

@@ -38,6 +38,7 @@ from modelreg.metadata.tables import (
     version_tags,
     versions,
 )
+from modelreg.metadata.tokens import TokenRows
 from modelreg.registry.filters import Expr, OrderKey
 from modelreg.types import Model
 
@@ -81,7 +82,7 @@ def _safe(url: str) -> str:
     return f"{scheme}://{credentials.split(':', 1)[0]}@{tail}"
 
 
-class SqlSession(Reads):
+class SqlSession(Reads, TokenRows):
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection)
         self._dialect = connection.dialect.name

@@ -40,6 +40,7 @@ __all__ = [
     "model_tags",
     "models",
     "stage_history",
+    "tokens",
     "version_datasets",
     "version_files",
     "version_metrics",
@@ -283,4 +284,20 @@ idempotency_keys = Table(
     Column("request_digest", String(71), nullable=False),
     Column("version_id", ID, ForeignKey("versions.id", ondelete="CASCADE"), nullable=False),
     Column("created_at", TIME, nullable=False),
+)
+
+# API tokens: only the sha256 of the secret is stored; the secret is shown once, at creation.
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("created_at", TIME, nullable=False),
+    Column("created_by", ACTOR, nullable=False),
+    Column("expires_at", TIME, nullable=True),
+    Column("revoked_at", TIME, nullable=True),
+    Column("revoked_by", ACTOR, nullable=True),
+    Index(None, "name"),
 )

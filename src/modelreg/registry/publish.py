@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from modelreg.access import Permission
 from modelreg.digest import sha256_bytes
 from modelreg.errors import ChunkNotFound, EmptyModel, IdempotencyKeyReused, InvalidInput, VersionDeleted
 from modelreg.metadata.protocol import MetadataSession, NewFile, NewVersion
@@ -68,6 +69,8 @@ class Publication:
         idempotency_key: str | None = None,
     ) -> Publication:
         """Validate every input; raises an ``InvalidInput`` subclass before anything is stored."""
+        if aliases:
+            registry.actor.require(Permission.ALIAS_WRITE)
         if not manifest.files:
             raise EmptyModel(f"nothing to push for {name!r}: the version holds no files")
         if idempotency_key is not None and (
@@ -120,19 +123,19 @@ class Publication:
             replay = self._replay(session)
             if replay is not None:
                 return replay
-            model_id, created = session.ensure_model(self.name, at=now, actor=registry.actor)
+            model_id, created = session.ensure_model(self.name, at=now, actor=registry.actor.name)
             parent_ids = self._parent_ids(session)
             number = session.allocate_version(model_id)
             version_id = session.insert_version(
                 model_id, self._new_version(number, contents, parent_ids, now)
             )
             for alias in self.aliases:
-                session.set_alias(model_id, alias, version_id, at=now, actor=registry.actor)
+                session.set_alias(model_id, alias, version_id, at=now, actor=registry.actor.name)
             if created:
                 audit.record(
                     session,
                     at=now,
-                    actor=registry.actor,
+                    actor=registry.actor.name,
                     action="registry:model:create",
                     model=self.name,
                     target=self.name,
@@ -141,7 +144,7 @@ class Publication:
             audit.record(
                 session,
                 at=now,
-                actor=registry.actor,
+                actor=registry.actor.name,
                 action="registry:version:create",
                 model=self.name,
                 target=f"{self.name}/{number}",
@@ -231,5 +234,5 @@ class Publication:
             datasets=self.lineage.datasets,
             parent_ids=parents,
             created_at=now,
-            created_by=self.registry.actor,
+            created_by=self.registry.actor.name,
         )

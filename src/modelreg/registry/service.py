@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from modelreg.access import Actor, Permission, check_role
 from modelreg.blobs.protocol import ChunkStore
 from modelreg.digest import parse_digest
 from modelreg.errors import (
@@ -23,11 +25,12 @@ from modelreg.errors import (
     InvalidInput,
     ModelNotFound,
     TagNotFound,
+    TokenNotFound,
     VersionDeleted,
     VersionNotFound,
 )
 from modelreg.metadata.protocol import MetadataSession, MetadataStore, VersionKey
-from modelreg.registry import audit
+from modelreg.registry import audit, tokens
 from modelreg.registry.filters import parse_filter, parse_order_by
 from modelreg.registry.manifest import Manifest
 from modelreg.registry.names import (
@@ -41,7 +44,8 @@ from modelreg.registry.names import (
 from modelreg.registry.paging import check_limit, decode_token, encode_token
 from modelreg.registry.publish import Publication
 from modelreg.registry.refs import Ref, parse_ref
-from modelreg.types import AliasChange, Model, ModelVersion, Page, StageChange
+from modelreg.registry.tokens import check_token_name
+from modelreg.types import AliasChange, Model, ModelVersion, Page, StageChange, Token
 
 __all__ = ["Registry"]
 
@@ -56,29 +60,32 @@ def utc_now() -> datetime:
 
 class Registry:
     def __init__(
-        self, metadata: MetadataStore, chunks: ChunkStore, *, actor: str, clock: Clock = utc_now
+        self, metadata: MetadataStore, chunks: ChunkStore, *, actor: Actor, clock: Clock = utc_now
     ) -> None:
         self.metadata = metadata
         self.chunks = chunks
         self.actor = actor
         self._clock = clock
 
-    def as_actor(self, actor: str) -> Registry:
+    def as_actor(self, actor: Actor) -> Registry:
         return Registry(self.metadata, self.chunks, actor=actor, clock=self._clock)
 
     # Transfer: what the client needs to push and pull ------------------------------------------------------
     def missing_chunks(self, digests: Sequence[str]) -> list[str]:
         """Of these chunk digests, the ones the store lacks (upload those, then commit)."""
+        self.actor.require(Permission.VERSION_CREATE)
         wanted = [parse_digest(d) for d in dict.fromkeys(digests)]
         missing = self.chunks.missing(wanted)
         return [d for d in wanted if d in missing]
 
     def put_chunk(self, digest: str, data: bytes | memoryview) -> bool:
         """Store one chunk after verifying its sha256; True when its bytes were new."""
+        self.actor.require(Permission.VERSION_CREATE)
         return self.chunks.put(parse_digest(digest), data)
 
     def known_files(self, digests: Sequence[str]) -> dict[str, list[tuple[str, int]]]:
         """Whole-file digests already stored → their chunk lists: such files need no chunking or upload."""
+        self.actor.require(Permission.VERSION_CREATE)
         wanted = [parse_digest(d) for d in dict.fromkeys(digests)]
         with self.metadata.session() as session:
             found = session.known_files(wanted)
@@ -86,11 +93,13 @@ class Registry:
 
     def commit_version(self, name: str, manifest: Manifest, **metadata: Any) -> ModelVersion:
         """Register a version whose chunks are all stored. See ``Publication`` for the accepted metadata."""
+        self.actor.require(Permission.VERSION_CREATE)
         publication = Publication.prepare(self, name, manifest, **metadata)
         return publication.commit()
 
     def manifest(self, ref: str) -> tuple[ModelVersion, Manifest]:
         """The version and its manifest, for a pull. Deleted versions have no content to pull."""
+        self.actor.require(Permission.VERSION_PULL)
         with self.metadata.session() as session:
             key = self._key(session, parse_ref(ref))
             if key.deleted:
@@ -101,6 +110,7 @@ class Registry:
 
     def read_chunk(self, ref: str, digest: str) -> bytes:
         """A chunk's verified bytes, authorised through a version that holds it (never by digest alone)."""
+        self.actor.require(Permission.VERSION_PULL)
         wanted = parse_digest(digest)
         _, manifest = self.manifest(ref)
         if not any(chunk.digest == wanted for record in manifest.files for chunk in record.chunks):
@@ -109,6 +119,7 @@ class Registry:
 
     # Reads ------------------------------------------------------------------------------------------------
     def get_model(self, name: str) -> Model:
+        self.actor.require(Permission.MODEL_READ)
         check_model_name(name)
         with self.metadata.session() as session:
             model = session.model(name)
@@ -120,6 +131,7 @@ class Registry:
         return self.search_models(None, limit=limit, page_token=page_token)
 
     def get_version(self, ref: str) -> ModelVersion:
+        self.actor.require(Permission.MODEL_READ)
         with self.metadata.session() as session:
             key = self._key(session, parse_ref(ref))
             return session.version(key.version_id)
@@ -127,6 +139,7 @@ class Registry:
     def list_versions(
         self, name: str, *, include_deleted: bool = False, limit: int = 100, page_token: str | None = None
     ) -> Page[ModelVersion]:
+        self.actor.require(Permission.MODEL_READ)
         check_model_name(name)
         limit = check_limit(limit)
         query = ("list_versions", name, include_deleted)
@@ -148,6 +161,7 @@ class Registry:
         limit: int = 100,
         page_token: str | None = None,
     ) -> Page[ModelVersion]:
+        self.actor.require(Permission.MODEL_READ)
         expr = parse_filter(filter, target="versions")
         order = parse_order_by(order_by, target="versions")
         limit = check_limit(limit)
@@ -168,6 +182,7 @@ class Registry:
         limit: int = 100,
         page_token: str | None = None,
     ) -> Page[Model]:
+        self.actor.require(Permission.MODEL_READ)
         expr = parse_filter(filter, target="models")
         order = parse_order_by(order_by, target="models")
         limit = check_limit(limit)
@@ -178,17 +193,20 @@ class Registry:
         return _page(items[:limit], len(items) > limit, offset + limit, query)
 
     def alias_history(self, name: str, alias: str) -> list[AliasChange]:
+        self.actor.require(Permission.MODEL_READ)
         check_model_name(name)
         check_alias(alias)
         with self.metadata.session() as session:
             return session.alias_history(self._model_id(session, name), alias)
 
     def stage_history(self, ref: str) -> list[StageChange]:
+        self.actor.require(Permission.MODEL_READ)
         with self.metadata.session() as session:
             return session.stage_history(self._key(session, parse_ref(ref)).version_id)
 
     # Writes -----------------------------------------------------------------------------------------------
     def set_alias(self, name: str, alias: str, version: int) -> AliasChange:
+        self.actor.require(Permission.ALIAS_WRITE)
         check_model_name(name)
         check_alias(alias)
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
@@ -201,20 +219,21 @@ class Registry:
                 raise VersionDeleted(
                     f"version {version} of model {name!r} is deleted; an alias cannot point to it"
                 )
-            previous = session.set_alias(model_id, alias, key.version_id, at=now, actor=self.actor)
+            previous = session.set_alias(model_id, alias, key.version_id, at=now, actor=self.actor.name)
             before = None if previous is None else session.version(previous).version
             self._audit(
                 session, now, "registry:alias:set", name, f"{name}@{alias}", before=before, after=version
             )
-        return AliasChange(name, alias, version, now, None, self.actor, None)
+        return AliasChange(name, alias, version, now, None, self.actor.name, None)
 
     def delete_alias(self, name: str, alias: str) -> None:
+        self.actor.require(Permission.ALIAS_WRITE)
         check_model_name(name)
         check_alias(alias)
         now = self._clock()
         with self.metadata.session(write=True) as session:
             model_id = self._model_id(session, name, lock=True)
-            previous = session.delete_alias(model_id, alias, at=now, actor=self.actor)
+            previous = session.delete_alias(model_id, alias, at=now, actor=self.actor.name)
             if previous is None:
                 raise AliasNotFound(f"alias {alias!r} of model {name!r} not found")
             before = session.version(previous).version
@@ -224,6 +243,7 @@ class Registry:
 
     def set_tag(self, target: str, key: str, value: str) -> None:
         """Tag a model ('name') or a version ('name/3', 'name@alias', …)."""
+        self.actor.require(Permission.MODEL_WRITE)
         value = check_strings("tag", {key: value}, max_value=MAX_TAG_VALUE)[key]
         self._annotate(
             target,
@@ -235,6 +255,7 @@ class Registry:
         )
 
     def delete_tag(self, target: str, key: str) -> None:
+        self.actor.require(Permission.MODEL_WRITE)
         self._annotate(
             target,
             "registry:tag:delete",
@@ -245,6 +266,7 @@ class Registry:
         )
 
     def update_description(self, target: str, description: str) -> None:
+        self.actor.require(Permission.MODEL_WRITE)
         text = check_description(description)
         self._annotate(
             target,
@@ -257,6 +279,7 @@ class Registry:
 
     def set_stage(self, ref: str, stage: str) -> ModelVersion:
         """Move a version to a stage. Ungoverned for now: any caller may move any stage."""
+        self.actor.require(Permission.STAGE_WRITE)
         checked = check_stage(stage)
         parsed = parse_ref(ref)
         now = self._clock()
@@ -265,7 +288,7 @@ class Registry:
             key = self._key(session, parsed)
             if key.deleted:
                 raise VersionDeleted(f"version {key.number} of model {parsed.name!r} is deleted")
-            previous = session.set_stage(key.version_id, checked, at=now, actor=self.actor)
+            previous = session.set_stage(key.version_id, checked, at=now, actor=self.actor.name)
             target = f"{parsed.name}/{key.number}"
             self._audit(
                 session, now, "registry:stage:set", parsed.name, target, before=previous, after=checked
@@ -274,6 +297,7 @@ class Registry:
 
     def delete_version(self, ref: str) -> ModelVersion:
         """Soft delete: the number is never reused, metadata and history stay; aliases on it are removed."""
+        self.actor.require(Permission.VERSION_DELETE)
         parsed = parse_ref(ref)
         now = self._clock()
         with self.metadata.session(write=True) as session:
@@ -282,10 +306,51 @@ class Registry:
             if key.deleted:
                 raise VersionDeleted(f"version {key.number} of model {parsed.name!r} is already deleted")
             removed = session.aliases_of(key.version_id)
-            session.mark_deleted(key.version_id, at=now, actor=self.actor)
+            session.mark_deleted(key.version_id, at=now, actor=self.actor.name)
             target = f"{parsed.name}/{key.number}"
             self._audit(session, now, "registry:version:delete", parsed.name, target, aliases_removed=removed)
             return session.version(key.version_id)
+
+    # Tokens -----------------------------------------------------------------------------------------------
+    def create_token(self, name: str, *, role: str, expires_at: datetime | None = None) -> Token:
+        """A new API token; the returned ``secret`` is shown this once and never stored."""
+        self.actor.require(Permission.TOKEN_ADMIN)
+        check_token_name(name)
+        check_role(role)
+        now = self._clock()
+        if expires_at is not None and (expires_at.tzinfo is None or expires_at <= now):
+            raise InvalidInput("a token's expiry must be a timezone-aware time in the future")
+        secret = tokens.new_secret()
+        with self.metadata.session(write=True) as session:
+            token = session.insert_token(
+                name=name,
+                role=role,
+                secret_hash=tokens.secret_hash(secret),
+                at=now,
+                actor=self.actor.name,
+                expires_at=expires_at,
+            )
+            self._audit(
+                session, now, "registry:token:create", None, token.actor, role=role, token_id=token.id
+            )
+        return replace(token, secret=secret)
+
+    def list_tokens(self) -> list[Token]:
+        self.actor.require(Permission.TOKEN_ADMIN)
+        with self.metadata.session() as session:
+            return session.list_tokens()
+
+    def revoke_token(self, name: str) -> int:
+        """Revoke every active token called ``name``; raises ``TokenNotFound`` when there is none."""
+        self.actor.require(Permission.TOKEN_ADMIN)
+        check_token_name(name)
+        now = self._clock()
+        with self.metadata.session(write=True) as session:
+            count = session.revoke_tokens(name, at=now, actor=self.actor.name)
+            if count == 0:
+                raise TokenNotFound(f"no active token named {name!r}")
+            self._audit(session, now, "registry:token:revoke", None, f"token:{name}", revoked=count)
+        return count
 
     # Helpers ----------------------------------------------------------------------------------------------
     def _annotate(
@@ -317,7 +382,9 @@ class Registry:
     def _audit(
         self, session: MetadataSession, at: datetime, action: str, model: str | None, target: str, **data: Any
     ) -> None:
-        audit.record(session, at=at, actor=self.actor, action=action, model=model, target=target, data=data)
+        audit.record(
+            session, at=at, actor=self.actor.name, action=action, model=model, target=target, data=data
+        )
 
     @staticmethod
     def _model_id(session: MetadataSession, name: str, *, lock: bool = False) -> int:
