@@ -43,10 +43,39 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _time(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
 class _Serialisable:
     def to_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = _jsonable(dataclasses.asdict(self))  # type: ignore[call-overload]
         return result
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        """The inverse of ``to_dict``, for the HTTP SDK: times parsed, nested records rebuilt."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        values = {key: data[key] for key in fields if key in data}
+        for key in _TIME_FIELDS & values.keys():
+            values[key] = _time(values[key])
+        return cls(**_nested(cls.__name__, values))
+
+
+_TIME_FIELDS = {"created_at", "updated_at", "since", "until", "expires_at", "revoked_at"}
+
+
+def _nested(kind: str, values: dict[str, Any]) -> dict[str, Any]:
+    if kind == "ModelVersion":
+        values["files"] = tuple(FileEntry(**entry) for entry in values.get("files", ()))
+        values["lineage"] = Lineage.from_dict(values.get("lineage") or {})
+        values["aliases"] = tuple(values.get("aliases", ()))
+    elif kind == "Lineage":
+        values["datasets"] = tuple(Dataset(**entry) for entry in values.get("datasets", ()))
+        values["parents"] = tuple(values.get("parents", ()))
+    elif kind == "PullResult":
+        values["version"] = ModelVersion.from_dict(values["version"])
+    return values
 
 
 @dataclass(frozen=True, slots=True)

@@ -310,3 +310,15 @@ def test_registry_directory_is_created_on_first_use(tmp_path: Path, model_dir: P
     assert (target / "registry.db").is_file() and (target / "chunks").is_dir()
     with modelreg.connect(os.fspath(target)) as again:
         assert again.get_version("m").version == 1
+
+
+def test_results_round_trip_through_their_wire_shape(reg: Client, model_dir: Path) -> None:
+    from modelreg.types import AliasChange, Model, ModelVersion
+
+    version = reg.push(
+        "m", model_dir, metrics={"auc": 0.5}, lineage={"run_id": "r", "datasets": [{"name": "d"}]}, aliases=["a"]
+    )
+    assert ModelVersion.from_dict(version.to_dict()) == version
+    assert Model.from_dict(reg.get_model("m").to_dict()) == reg.get_model("m")
+    change = reg.alias_history("m", "a")[0]
+    assert AliasChange.from_dict(change.to_dict()) == change
