@@ -117,8 +117,13 @@ class SqlSession(Reads, TokenRows):
     # Models -----------------------------------------------------------------------------------------------
     def ensure_model(self, name: str, *, at: datetime, actor: str) -> tuple[int, bool]:
         values = {"name": name, "description": "", "created_at": at, "created_by": actor, "updated_at": at}
-        statement = self._insert(models).values(**values).on_conflict_do_nothing(index_elements=["name"])
-        created = self._c.execute(statement).rowcount == 1
+        statement = (
+            self._insert(models)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["name"])
+            .returning(models.c.id)  # a row comes back only when inserted (psycopg reports rowcount -1)
+        )
+        created = self._c.execute(statement).scalar() is not None
         model_id = self.model_id(name, lock=True)
         assert model_id is not None
         return model_id, created
