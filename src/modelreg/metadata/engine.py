@@ -17,16 +17,19 @@ import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
-__all__ = ["alembic_config", "head_revision", "make_engine", "migrate", "normalise_url"]
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+__all__ = ["HEAD", "alembic_config", "head_revision", "make_engine", "migrate", "normalise_url"]
+
+# The newest migration. Knowing it without loading Alembic keeps every connect to an up-to-date database
+# cheap (Alembic is imported only to migrate); a test checks it equals the scripts' head.
+HEAD = "0002"
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _SQLITE_BUSY_MS = 120_000
@@ -69,6 +72,8 @@ def _sqlite_engine(url: str) -> Engine:
 
 
 def alembic_config(connection: Connection) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.attributes["connection"] = connection
@@ -76,6 +81,9 @@ def alembic_config(connection: Connection) -> Config:
 
 
 def head_revision() -> str:
+    """The head revision according to the migration scripts (loads Alembic)."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory(str(_MIGRATIONS)).get_current_head()
     assert head is not None
     return head
@@ -83,18 +91,24 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Upgrade the schema to ``revision`` if needed, once, whatever the number of concurrent callers."""
-    if revision == "head" and current_revision(engine) == head_revision():
+    if revision == "head" and current_revision(engine) == HEAD:
         return
+    from alembic import command
+
     with _migration_lock(engine), engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+
     with _migration_lock(engine), engine.begin() as connection:
         command.downgrade(alembic_config(connection), revision)
 

@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, and_, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from modelreg.errors import ModelAlreadyExists, ModelregError, StorageUnavailable
@@ -327,9 +326,15 @@ class SqlSession(Reads, TokenRows):
         )
 
     # Helpers ----------------------------------------------------------------------------------------------
-    def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
-        """An INSERT that supports ON CONFLICT on both dialects."""
-        return postgresql.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)
+    def _insert(self, table: Table) -> Any:
+        """An INSERT that supports ON CONFLICT, from the session's own dialect (the other is never loaded)."""
+        if self._dialect == "postgresql":
+            from sqlalchemy.dialects import postgresql
+
+            return postgresql.insert(table)
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(table)
 
     def _upsert_entry(
         self, table: Table, owner: str, owner_id: int, key: str, value: str, *, at: datetime
