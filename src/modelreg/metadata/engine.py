@@ -29,7 +29,7 @@ __all__ = ["HEAD", "alembic_config", "head_revision", "make_engine", "migrate", 
 
 # The newest migration. Knowing it without loading Alembic keeps every connect to an up-to-date database
 # cheap (Alembic is imported only to migrate); a test checks it equals the scripts' head.
-HEAD = "0002"
+HEAD = "0003"
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _SQLITE_BUSY_MS = 120_000
@@ -102,8 +102,11 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         return
     from alembic import command
 
-    with _migration_lock(engine), engine.begin() as connection:
-        command.upgrade(alembic_config(connection), revision)
+    with _migration_lock(engine):
+        if revision == "head" and current_revision(engine) == HEAD:
+            return  # another process migrated while this one waited for the lock
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:

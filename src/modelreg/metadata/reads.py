@@ -19,6 +19,7 @@ from modelreg.metadata.tables import (
     alias_history,
     aliases,
     audit_events,
+    file_chunks,
     files,
     idempotency_keys,
     model_tags,
@@ -71,6 +72,15 @@ class Reads:
     def aliases_of(self, version_id: int) -> list[str]:
         query = select(aliases.c.alias).where(aliases.c.version_id == version_id).order_by(aliases.c.alias)
         return list(self._c.execute(query).scalars())
+
+    def version_has_chunk(self, version_id: int, digest: str) -> bool:
+        query = (
+            select(file_chunks.c.seq)
+            .join(version_files, version_files.c.file_digest == file_chunks.c.file_digest)
+            .where(version_files.c.version_id == version_id, file_chunks.c.chunk_digest == digest)
+            .limit(1)
+        )
+        return self._c.execute(query).first() is not None
 
     def manifest_json(self, version_id: int) -> str:
         manifest: str = self._c.execute(
@@ -217,6 +227,20 @@ class Reads:
             )
             for row in self._c.execute(query)
         ]
+
+    def alias_since(self, model_id: int, alias: str) -> datetime | None:
+        query = select(alias_history.c.valid_from).where(
+            alias_history.c.model_id == model_id,
+            alias_history.c.alias == alias,
+            alias_history.c.valid_to.is_(None),
+        )
+        return self._c.execute(query).scalar()
+
+    def stage_since(self, version_id: int) -> datetime | None:
+        query = select(stage_history.c.valid_from).where(
+            stage_history.c.version_id == version_id, stage_history.c.valid_to.is_(None)
+        )
+        return self._c.execute(query).scalar()
 
     def alias_at(self, model_id: int, alias: str, at: datetime) -> int | None:
         query = select(alias_history.c.version_id).where(

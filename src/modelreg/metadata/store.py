@@ -6,6 +6,7 @@ SQLAlchemy-specific leaves this package.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -24,6 +25,7 @@ from modelreg.metadata.tables import (
     aliases,
     audit_events,
     audit_head,
+    file_chunks,
     files,
     idempotency_keys,
     model_tags,
@@ -197,6 +199,16 @@ class SqlSession(Reads, TokenRows):
             for c in new.contents
         ]
         self._c.execute(self._insert(files).on_conflict_do_nothing(index_elements=["digest"]), rows)
+        chunk_rows = [
+            {"file_digest": c.digest, "seq": seq, "chunk_digest": chunk, "size": size}
+            for c in new.contents
+            for seq, (chunk, size) in enumerate(json.loads(c.chunks_json))
+        ]
+        if chunk_rows:
+            insert_chunks = self._insert(file_chunks).on_conflict_do_nothing(
+                index_elements=["file_digest", "seq"]
+            )
+            self._c.execute(insert_chunks, chunk_rows)
 
     def _insert_children(self, version_id: int, new: NewVersion) -> None:
         children: list[tuple[Table, list[dict[str, Any]]]] = [
@@ -302,10 +314,11 @@ class SqlSession(Reads, TokenRows):
         return and_(aliases.c.model_id == model_id, aliases.c.alias == alias)
 
     # Audit chain ------------------------------------------------------------------------------------------
-    def audit_head(self) -> tuple[int, str]:
+    def audit_head(self) -> tuple[int, str, datetime | None]:
         query = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
         seq, head_hash = self._c.execute(query).one()
-        return int(seq), str(head_hash)
+        last_at = self._c.execute(select(audit_events.c.at).where(audit_events.c.seq == seq)).scalar()
+        return int(seq), str(head_hash), last_at
 
     def append_audit(self, record: AuditRecord) -> None:
         self._c.execute(

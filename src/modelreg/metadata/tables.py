@@ -34,6 +34,7 @@ __all__ = [
     "aliases",
     "audit_events",
     "audit_head",
+    "file_chunks",
     "files",
     "idempotency_keys",
     "metadata",
@@ -199,6 +200,18 @@ files = Table(
     Column("size", BigInteger, nullable=False),
     Column("chunks", Text, nullable=False),  # canonical JSON [[chunk digest, size], …] in file order
     Column("created_at", TIME, nullable=False),
+)
+
+# The chunks of each file content, one row each: answers "does this version hold that chunk?" (chunk reads
+# are authorised through a version) with one indexed lookup, and lets garbage collection mark in SQL.
+file_chunks = Table(
+    "file_chunks",
+    metadata,
+    Column("file_digest", String(71), ForeignKey("files.digest", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("chunk_digest", String(71), nullable=False),
+    Column("size", Integer, nullable=False),
+    Index(None, "chunk_digest", "file_digest"),
 )
 
 version_files = Table(

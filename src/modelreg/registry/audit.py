@@ -57,7 +57,9 @@ def record(
     data: dict[str, Any],
 ) -> AuditRecord:
     """Append one event. Takes the chain lock: call it last in a write session, just before commit."""
-    seq, prev_hash = session.audit_head()
+    seq, prev_hash, last_at = session.audit_head()
+    if last_at is not None and last_at > at:
+        at = last_at  # the chain's times never go backwards, whatever the writers' clocks say
     data_json = canonical_json(data).decode()
     digest = event_hash(
         prev_hash,

@@ -118,12 +118,13 @@ class Publication:
         contents = self._new_contents()
         self._check_chunks_stored(contents)
         registry = self.registry
-        now = registry._clock()
         with registry.metadata.session(write=True) as session:
             replay = self._replay(session)
             if replay is not None:
                 return replay
-            model_id, created = session.ensure_model(self.name, at=now, actor=registry.actor.name)
+            model_id, created = session.ensure_model(self.name, at=registry._now(), actor=registry.actor.name)
+            # Read after the model lock, so one model's versions and alias intervals are in time order.
+            now = registry._now(*(session.alias_since(model_id, alias) for alias in self.aliases))
             parent_ids = self._parent_ids(session)
             number = session.allocate_version(model_id)
             version_id = session.insert_version(
@@ -182,15 +183,18 @@ class Publication:
         return [record for digest, record in records.items() if digest not in known]
 
     def _check_chunks_stored(self, contents: list[FileRecord]) -> None:
-        wanted = {chunk.digest: chunk.size for record in contents for chunk in record.chunks}
-        missing = self.registry.chunks.missing(list(wanted))
+        """Every chunk the version references must be stored, known files' chunks included (a chunk lost
+        since its file was first recorded must not yield a version that cannot be pulled); new chunks must
+        also have the size the manifest says."""
+        referenced = {chunk.digest for record in self.manifest.files for chunk in record.chunks}
+        missing = self.registry.chunks.missing(list(referenced))
         if missing:
-            shown = sorted(missing)[:20]
             raise ChunkNotFound(
                 f"{len(missing)} chunk(s) referenced by the manifest are not stored; upload them first",
-                details={"missing": shown},
+                details={"missing": sorted(missing)[:20]},
             )
-        for digest, size in wanted.items():
+        sizes = {chunk.digest: chunk.size for record in contents for chunk in record.chunks}
+        for digest, size in sizes.items():
             if self.registry.chunks.size(digest) != size:
                 raise InvalidInput(
                     f"chunk {digest} is stored with another size than the manifest says ({size})"

@@ -112,9 +112,13 @@ class Registry:
         """A chunk's verified bytes, authorised through a version that holds it (never by digest alone)."""
         self.actor.require(Permission.VERSION_PULL)
         wanted = parse_digest(digest)
-        _, manifest = self.manifest(ref)
-        if not any(chunk.digest == wanted for record in manifest.files for chunk in record.chunks):
-            raise ChunkNotFound(f"chunk {wanted} is not part of {ref}")
+        parsed = parse_ref(ref)
+        with self.metadata.session() as session:
+            key = self._key(session, parsed)
+            if key.deleted:
+                raise VersionDeleted(f"version {key.number} of model {parsed.name!r} is deleted")
+            if not session.version_has_chunk(key.version_id, wanted):
+                raise ChunkNotFound(f"chunk {wanted} is not part of {parsed.name}/{key.number}")
         return self.chunks.get(wanted)
 
     # Reads ------------------------------------------------------------------------------------------------
@@ -211,9 +215,9 @@ class Registry:
         check_alias(alias)
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise InvalidInput(f"invalid version {version!r}: expected a positive integer")
-        now = self._clock()
         with self.metadata.session(write=True) as session:
             model_id = self._model_id(session, name, lock=True)
+            now = self._now(session.alias_since(model_id, alias))
             key = self._key(session, Ref(name, version=version))
             if key.deleted:
                 raise VersionDeleted(
@@ -230,9 +234,9 @@ class Registry:
         self.actor.require(Permission.ALIAS_WRITE)
         check_model_name(name)
         check_alias(alias)
-        now = self._clock()
         with self.metadata.session(write=True) as session:
             model_id = self._model_id(session, name, lock=True)
+            now = self._now(session.alias_since(model_id, alias))
             previous = session.delete_alias(model_id, alias, at=now, actor=self.actor.name)
             if previous is None:
                 raise AliasNotFound(f"alias {alias!r} of model {name!r} not found")
@@ -282,12 +286,12 @@ class Registry:
         self.actor.require(Permission.STAGE_WRITE)
         checked = check_stage(stage)
         parsed = parse_ref(ref)
-        now = self._clock()
         with self.metadata.session(write=True) as session:
             self._model_id(session, parsed.name, lock=True)
             key = self._key(session, parsed)
             if key.deleted:
                 raise VersionDeleted(f"version {key.number} of model {parsed.name!r} is deleted")
+            now = self._now(session.stage_since(key.version_id))
             previous = session.set_stage(key.version_id, checked, at=now, actor=self.actor.name)
             target = f"{parsed.name}/{key.number}"
             self._audit(
@@ -299,13 +303,13 @@ class Registry:
         """Soft delete: the number is never reused, metadata and history stay; aliases on it are removed."""
         self.actor.require(Permission.VERSION_DELETE)
         parsed = parse_ref(ref)
-        now = self._clock()
         with self.metadata.session(write=True) as session:
-            self._model_id(session, parsed.name, lock=True)
+            model_id = self._model_id(session, parsed.name, lock=True)
             key = self._key(session, parsed)
             if key.deleted:
                 raise VersionDeleted(f"version {key.number} of model {parsed.name!r} is already deleted")
             removed = session.aliases_of(key.version_id)
+            now = self._now(*(session.alias_since(model_id, alias) for alias in removed))
             session.mark_deleted(key.version_id, at=now, actor=self.actor.name)
             target = f"{parsed.name}/{key.number}"
             self._audit(session, now, "registry:version:delete", parsed.name, target, aliases_removed=removed)
@@ -344,8 +348,8 @@ class Registry:
         """Revoke every active token called ``name``; raises ``TokenNotFound`` when there is none."""
         self.actor.require(Permission.TOKEN_ADMIN)
         check_token_name(name)
-        now = self._clock()
         with self.metadata.session(write=True) as session:
+            now = self._now()
             count = session.revoke_tokens(name, at=now, actor=self.actor.name)
             if count == 0:
                 raise TokenNotFound(f"no active token named {name!r}")
@@ -366,9 +370,9 @@ class Registry:
         """Change a tag or description of a model ('name') or of a version (any version reference)."""
         parsed = parse_ref(target)
         is_model = parsed == Ref(parsed.name) and "/" not in target
-        now = self._clock()
         with self.metadata.session(write=True) as session:
             model_id = self._model_id(session, parsed.name, lock=True)
+            now = self._now()
             if is_model:
                 label, before = parsed.name, on_model(session, model_id, now)
             else:
@@ -378,6 +382,11 @@ class Registry:
             if action == "registry:tag:delete" and before is None:
                 raise TagNotFound(f"tag {key!r} not found on {label!r}")
             self._audit(session, now, action, parsed.name, label, key=key, before=before, after=after)
+
+    def _now(self, *since: datetime | None) -> datetime:
+        """The time of a change: read inside the transaction, after its locks, and never before the start
+        of the interval it closes, so history stays ordered even across hosts whose clocks disagree."""
+        return max([self._clock(), *(moment for moment in since if moment is not None)])
 
     def _audit(
         self, session: MetadataSession, at: datetime, action: str, model: str | None, target: str, **data: Any

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from modelreg.digest import Digest
-from modelreg.errors import CorruptFile, DestinationExists, IntegrityError, InvalidPath
+from modelreg.errors import ChunkNotFound, CorruptFile, DestinationExists, IntegrityError, InvalidPath
 from modelreg.registry.manifest import FileRecord, Manifest
 from modelreg.transfer.cache import ChunkCache
 from modelreg.transfer.push import Progress
@@ -145,6 +145,10 @@ def _write(
         raise CorruptFile(
             f"file {record.path!r} of {ref} failed verification: {error.message}",
             details={"path": record.path},
+        ) from None
+    except ChunkNotFound as error:
+        raise ChunkNotFound(
+            f"file {record.path!r} of {ref} cannot be read: {error.message}", details={"path": record.path}
         ) from None
     hasher.update(data)
     handle.write(data)  # type: ignore[attr-defined]

@@ -31,7 +31,8 @@ __all__ = ["Progress", "PushBackend", "push"]
 
 Progress = Callable[[str, int], None]
 _READ_BLOCK = 8 * 1024 * 1024
-_BATCH = 256  # chunks per missing-chunk query
+_BATCH = 256  # chunks cut, hashed and uploaded together
+_QUERY = 10_000  # digests per missing-chunk query (the API's limit)
 
 
 class PushBackend(Protocol):
@@ -74,7 +75,7 @@ def push(
     tally.add("total", sum(local.size for local in local_files))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modelreg-push") as pool:
         digests = list(pool.map(lambda local: _hash_file(local, tally), local_files))
-        known = backend.known_files(digests)
+        known = _intact(backend, backend.known_files(digests))
         records = []
         for local, digest in zip(local_files, digests, strict=True):
             if digest in known:
@@ -93,6 +94,18 @@ def push(
         seconds=time.perf_counter() - started,
     )
     return version, stats
+
+
+def _intact(
+    backend: PushBackend, known: dict[str, list[tuple[str, int]]]
+) -> dict[str, list[tuple[str, int]]]:
+    """Known files whose chunks are all still stored; the others are chunked and uploaded again, which
+    also repairs a store that lost chunks (the commit refuses a version with any chunk missing)."""
+    chunks = list(dict.fromkeys(digest for listed in known.values() for digest, _ in listed))
+    missing: set[str] = set()
+    for start in range(0, len(chunks), _QUERY):
+        missing.update(backend.missing_chunks(chunks[start : start + _QUERY]))
+    return {file: listed for file, listed in known.items() if not any(d in missing for d, _ in listed)}
 
 
 def _hash_file(local: LocalFile, tally: _Tally) -> Digest:
