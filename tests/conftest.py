@@ -6,19 +6,26 @@ it is red. Point ``MODELREG_TEST_POSTGRES_URL`` elsewhere if it does not run at 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy
+from fastapi import Request
+from fastapi.testclient import TestClient
 
 import modelreg
+from modelreg.access import Actor
 from modelreg.client.client import Client
+from modelreg.registry.service import Registry
 
 POSTGRES_URL = os.environ.get("MODELREG_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+SDKS = ["embedded", "http"]  # the two implementations of the one SDK interface (DESIGN §2)
 
 
 def _admin_engine() -> sqlalchemy.Engine:
@@ -56,12 +63,60 @@ def storage_url(tmp_path: Path) -> str:
     return f"file://{tmp_path / 'chunks'}"
 
 
-@pytest.fixture
-def reg(database: str, storage_url: str) -> Iterator[Client]:
-    """The embedded SDK on each database, acting as 'alice'."""
-    client = modelreg.connect(database, storage=storage_url, actor="alice")
-    yield client
-    client.close()
+@pytest.fixture(params=SDKS)
+def reg(request: pytest.FixtureRequest, database: str, storage_url: str, tmp_path: Path) -> Iterator[Client]:
+    """The SDK on each database, acting as 'alice': embedded, and over HTTP through the real API app.
+
+    The HTTP variant serves ``modelreg.api`` in-process over the same stores, with a pull cache as
+    ``modelreg.connect("http://…")`` has. Its caller is 'alice' too, so results compare alike; token
+    authentication is the subject of ``tests/functional/test_http.py`` (real ``modelreg serve`` processes).
+    """
+    with contextlib.ExitStack() as stack:
+        if request.param == "embedded":
+            client = modelreg.connect(database, storage=storage_url, actor="alice")
+        else:
+            client = _http_sdk(stack, database, storage_url, tmp_path)
+        with client:
+            yield client
+
+
+def _http_sdk(stack: contextlib.ExitStack, database: str, storage_url: str, tmp_path: Path) -> Client:
+    from modelreg.api import create_app
+    from modelreg.api.auth import caller_registry
+    from modelreg.client.http import HttpBackend
+    from modelreg.connection import open_stores
+    from modelreg.transfer.cache import ChunkCache
+
+    metadata, chunks = open_stores(database, storage=storage_url)
+    app = create_app(Registry(metadata, chunks, actor=Actor("server", role="none")), on_close=metadata.close)
+    app.dependency_overrides[caller_registry] = _as_alice
+    # Entered: one event loop then serves every thread of a push or pull, and the app's lifespan runs.
+    in_process = stack.enter_context(TestClient(app, base_url="http://testserver"))
+    http = stack.enter_context(httpx.Client(transport=_InProcess(in_process)))
+    backend = HttpBackend("http://testserver", client=http, retries=0)
+    return Client(backend, cache=ChunkCache(tmp_path / "http-cache"), location="http://testserver")
+
+
+def _as_alice(request: Request) -> Registry:
+    """Stands in for the API's ``caller_registry`` dependency: every request acts as 'alice'."""
+    registry: Registry = request.app.state.registry
+    return registry.as_actor(Actor("alice", role="admin"))
+
+
+class _InProcess(httpx.BaseTransport):
+    """An httpx transport into an ASGI app in this process. Starlette's ``TestClient`` runs the app (one
+    event loop, lifespan) but is an ``httpx2`` client, so requests and answers are carried across here."""
+
+    def __init__(self, app: TestClient) -> None:
+        self._app = app
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        answer = self._app.request(
+            request.method, str(request.url), headers=request.headers.multi_items(), content=request.read()
+        )
+        return httpx.Response(
+            answer.status_code, headers=answer.headers.multi_items(), content=answer.content
+        )
 
 
 @pytest.fixture

@@ -14,7 +14,9 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 @pytest.mark.parametrize("name", sorted(PAGES))
 def test_page_is_up_to_date(name: str) -> None:
-    assert (DOCS / name).read_text() == PAGES[name](), f"docs/{name} is stale: run python -m modelreg.reference_docs"
+    assert (DOCS / name).read_text() == PAGES[name](), (
+        f"docs/{name} is stale: run python -m modelreg.reference_docs"
+    )
 
 
 def test_every_error_code_is_listed_once() -> None:

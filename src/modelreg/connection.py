@@ -18,7 +18,7 @@ from modelreg.registry.service import Registry
 from modelreg.settings import Settings
 from modelreg.transfer.cache import ChunkCache
 
-__all__ = ["connect", "open_chunk_store"]
+__all__ = ["connect", "open_chunk_store", "open_stores"]
 
 _DATABASE_SCHEMES = ("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")
 
@@ -46,25 +46,23 @@ def connect(
     cache_dir: str | os.PathLike[str] | None = None,
     settings: Settings | None = None,
 ) -> Client:
-    """Open a registry: a directory (created on first use), or a sqlite:/postgresql: database URL.
+    """Open a registry: a directory (created on first use), a sqlite:/postgresql: database URL, or a server.
 
     >>> reg = modelreg.connect("./registry")
     >>> reg = modelreg.connect("postgresql://postgres@127.0.0.1/test", storage="file:///srv/chunks")
+    >>> reg = modelreg.connect("http://127.0.0.1:8080", token="mrt_…")
     """
     settings = settings or Settings()
     location = os.fspath(target) if target is not None else settings.registry
     if location.startswith(("http://", "https://")):
-        raise InvalidInput(f"cannot connect to {location!r}: this version of modelreg has no HTTP client yet")
+        return _connect_http(
+            location, token=token, storage=storage, actor=actor, cache_dir=cache_dir, settings=settings
+        )
     if token is not None:
         raise InvalidInput(
             "a token is only used with an HTTP registry; embedded registries act as the local user"
         )
-    database_url, default_storage = _locate(location)
-    chunk_url = storage or settings.storage or default_storage
-    if chunk_url is None:
-        raise InvalidInput(f"a chunk store is required with {location.split(':', 1)[0]}: pass storage=…")
-    chunks = open_chunk_store(chunk_url)
-    metadata = SqlMetadataStore(database_url)
+    metadata, chunks = open_stores(location, storage=storage or settings.storage)
     cache_root = cache_dir if cache_dir is not None else settings.cache_dir
     # Embedded use: the local user owns the files anyway, so it acts as admin.
     registry = Registry(metadata, chunks, actor=Actor(actor or settings.actor or _os_user(), role="admin"))
@@ -75,6 +73,52 @@ def connect(
         on_close=metadata.close,
         location=location,
     )
+
+
+def _connect_http(
+    url: str,
+    *,
+    token: str | None,
+    storage: str | None,
+    actor: str | None,
+    cache_dir: str | os.PathLike[str] | None,
+    settings: Settings,
+) -> Client:
+    """The HTTP SDK, with a local pull cache by default: its chunks are not on this machine otherwise."""
+    # Imported here: httpx alone takes ~120 ms to import, which embedded registries never need.
+    from modelreg.client.http import HttpBackend  # noqa: PLC0415
+
+    if storage is not None or actor is not None:
+        raise InvalidInput(
+            "storage and actor apply to embedded registries; a server has its own chunk store and acts "
+            "as the token's owner"
+        )
+    backend = HttpBackend(
+        url, token=token if token is not None else settings.token, pool_size=settings.workers
+    )
+    cache_root = cache_dir if cache_dir is not None else settings.cache_dir
+    return Client(
+        backend,
+        cache=ChunkCache(cache_root if cache_root is not None else Path.home() / ".cache" / "modelreg"),
+        workers=settings.workers,
+        on_close=backend.close,
+        location=backend.base_url,
+    )
+
+
+def open_stores(location: str, *, storage: str | None = None) -> tuple[SqlMetadataStore, ChunkStore]:
+    """The metadata database and chunk store of a registry directory or database URL.
+
+    The one place that locates a registry's stores, for the embedded SDK and the server alike: a directory
+    holds ``registry.db`` and ``chunks/``; a SQLite URL's chunks default to ``chunks/`` beside the file;
+    PostgreSQL needs ``storage``. The database schema is migrated to the current head on open.
+    """
+    database_url, default_storage = _locate(location)
+    chunk_url = storage or default_storage
+    if chunk_url is None:
+        raise InvalidInput(f"a chunk store is required with {location.split(':', 1)[0]}: pass storage=…")
+    chunks = open_chunk_store(chunk_url)
+    return SqlMetadataStore(database_url), chunks
 
 
 def _locate(location: str) -> tuple[str, str | None]:

@@ -10,7 +10,9 @@
     │   ├── InvalidFilter          "invalid filter at position 12: expected a value after '>'"
     │   ├── InvalidDigest          "invalid digest 'md5:…': expected sha256:<64 hex>"
     │   ├── InvalidPageToken       "invalid page token"
-    │   └── EmptyModel             "nothing to push: 'out/model' holds no files"
+    │   ├── EmptyModel             "nothing to push: 'out/model' holds no files"
+    │   ├── MethodNotAllowed (405) "method DELETE is not allowed on /api/v1/models"
+    │   └── RangeNotSatisfiable (416) "range bytes=900-999 is outside the file (500 bytes)"
     ├── NotFound (404, exit 3)
     │   ├── ModelNotFound          "model 'churn' not found"
     │   ├── VersionNotFound        "version 7 of model 'churn' not found"
@@ -60,6 +62,7 @@ __all__ = [
     "InvalidPageToken",
     "InvalidPath",
     "InvalidReference",
+    "MethodNotAllowed",
     "ModelAlreadyExists",
     "ModelNotFound",
     "ModelregError",
@@ -67,6 +70,7 @@ __all__ = [
     "PathNotFound",
     "PayloadTooLarge",
     "PermissionDenied",
+    "RangeNotSatisfiable",
     "StorageUnavailable",
     "TagNotFound",
     "TokenNotFound",
@@ -154,6 +158,20 @@ class EmptyModel(InvalidInput):
 class PayloadTooLarge(InvalidInput):
     code = "PAYLOAD_TOO_LARGE"
     http_status = 413
+
+
+class MethodNotAllowed(InvalidInput):
+    """The HTTP method is not one the route accepts (the response's ``Allow`` header lists those)."""
+
+    code = "METHOD_NOT_ALLOWED"
+    http_status = 405
+
+
+class RangeNotSatisfiable(InvalidInput):
+    """A ``Range`` header that selects no byte of the file."""
+
+    code = "RANGE_NOT_SATISFIABLE"
+    http_status = 416
 
 
 class NotFound(ModelregError):

@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     registry: str = Field(
         ".modelreg",
         description="The registry to use: a directory (embedded SQLite + local chunks, created on first "
-        "use), a sqlite:/// or postgresql:// database URL.",
+        "use), a sqlite:/// or postgresql:// database URL, or an http(s):// registry server.",
     )
     storage: str | None = Field(
         None,
@@ -29,12 +29,51 @@ class Settings(BaseSettings):
     )
     cache_dir: Path | None = Field(
         None,
-        description="Local pull cache directory (chunks by sha256). Unset: no cache for local chunk stores, "
-        "whose chunks are already on this machine.",
+        description="Local pull cache directory (chunks by sha256): a pull fetches only chunks it lacks. "
+        "Unset: ~/.cache/modelreg for an HTTP registry; no cache for local chunk stores, whose chunks are "
+        "already on this machine.",
     )
     actor: str | None = Field(
         None, description="Who the embedded registry records as acting. Default: the OS user."
     )
+    token: str | None = Field(
+        None,
+        repr=False,  # a credential: never in a repr, a log line or a traceback
+        description="API token (mrt_…) sent as `Authorization: Bearer` to an HTTP registry. Unset: no "
+        "token, which a server accepts only while it has no tokens at all (anonymous mode).",
+    )
     workers: int = Field(
         8, ge=1, le=64, description="Parallel chunk hashing/transfer threads per push or pull."
+    )
+
+    # The server (`modelreg serve`). -------------------------------------------------------------------------
+    host: str = Field(
+        "127.0.0.1",
+        description="Address `modelreg serve` listens on. A non-loopback address needs an active API token "
+        "(or --insecure): without tokens the server grants anonymous admin access.",
+    )
+    port: int = Field(8080, ge=0, le=65535, description="TCP port `modelreg serve` listens on.")
+    server_workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Server processes sharing the port. Each builds its own app from these settings; "
+        "nothing in a process's memory is needed for correctness.",
+    )
+    max_json_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=1024,
+        description="Largest JSON request body the server reads (bytes); larger ones get 413 "
+        "PAYLOAD_TOO_LARGE. A commit's manifest is the biggest JSON body.",
+    )
+    max_chunk_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest chunk upload the server reads (bytes); larger ones get 413 PAYLOAD_TOO_LARGE.",
+    )
+    insecure: bool = Field(
+        False,
+        description="Let `modelreg serve` listen on a non-loopback address while no API token exists, "
+        "i.e. give anonymous admin access to anyone who can reach it. For throwaway setups only.",
     )

@@ -316,7 +316,11 @@ def test_results_round_trip_through_their_wire_shape(reg: Client, model_dir: Pat
     from modelreg.types import AliasChange, Model, ModelVersion
 
     version = reg.push(
-        "m", model_dir, metrics={"auc": 0.5}, lineage={"run_id": "r", "datasets": [{"name": "d"}]}, aliases=["a"]
+        "m",
+        model_dir,
+        metrics={"auc": 0.5},
+        lineage={"run_id": "r", "datasets": [{"name": "d"}]},
+        aliases=["a"],
     )
     assert ModelVersion.from_dict(version.to_dict()) == version
     assert Model.from_dict(reg.get_model("m").to_dict()) == reg.get_model("m")

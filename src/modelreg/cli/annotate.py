@@ -15,14 +15,18 @@ from modelreg.cli.params import JsonFlag
 from modelreg.cli.session import Session
 
 if TYPE_CHECKING:
-    from modelreg.client import Registry
+    from modelreg.client.client import Client
 
 __all__ = ["describe", "tag_app"]
 
 tag_app = typer.Typer(help="Set and remove tags on a model or on a version.", no_args_is_help=True)
 
 TargetArgument = Annotated[
-    str, typer.Argument(metavar="REF", help="NAME for the model, or a version: NAME/3, NAME@ALIAS, ….")
+    str,
+    typer.Argument(
+        metavar="REF",
+        help="NAME targets the model; a version reference (NAME/3, NAME@ALIAS, …) targets that version.",
+    ),
 ]
 KeyArgument = Annotated[str, typer.Argument(metavar="KEY", help="Tag key.")]
 
@@ -68,7 +72,7 @@ def describe(
         _report(session, registry, ref, f"described {ref}")
 
 
-def _report(session: Session, registry: Registry, ref: str, summary: str) -> None:
+def _report(session: Session, registry: Client, ref: str, summary: str) -> None:
     if not session.json:
         say(summary)
         return
@@ -77,6 +81,5 @@ def _report(session: Session, registry: Registry, ref: str, summary: str) -> Non
 
 
 def _is_model(ref: str) -> bool:
-    """The SDK's targeting rule: only a bare name (no '/VERSION', no '@…') names the model itself."""
-    body = ref.removeprefix("models:/")
-    return "/" not in body and "@" not in body
+    """The SDK's targeting rule: only a bare name names the model; 'models:/NAME' is its latest version."""
+    return "/" not in ref and "@" not in ref

@@ -14,7 +14,8 @@ from typing import Annotated, NoReturn
 import typer
 from typer._click.exceptions import NoArgsIsHelpError  # typer vendors click; this class is not re-exported
 
-from modelreg.cli import aliases, annotate, browse, lifecycle, transfer
+from modelreg import __version__
+from modelreg.cli import aliases, annotate, browse, lifecycle, serve, tokens, transfer
 from modelreg.cli.output import print_error
 from modelreg.cli.params import JsonFlag
 from modelreg.cli.session import DEFAULT_REGISTRY, Session
@@ -42,21 +43,15 @@ app.add_typer(annotate.tag_app, name="tag", rich_help_panel=_CHANGE)
 app.command(rich_help_panel=_CHANGE)(annotate.describe)
 app.command(rich_help_panel=_CHANGE)(lifecycle.stage)
 app.command(rich_help_panel=_CHANGE)(lifecycle.delete)
+_SERVER = "Server"
+app.command(rich_help_panel=_SERVER)(serve.serve)
+app.add_typer(tokens.app, name="token", rich_help_panel=_SERVER)
 
 
 def _print_version(value: bool) -> None:
     if value:
-        print(f"modelreg {_installed_version()}")
+        print(f"modelreg {__version__}")
         raise typer.Exit()
-
-
-def _installed_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415 - only for --version
-
-    try:
-        return version("modelreg")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "unknown"
 
 
 @app.callback()

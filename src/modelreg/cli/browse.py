@@ -56,7 +56,7 @@ def versions(
     include_deleted: Annotated[bool, typer.Option("--all", help="Include deleted versions.")] = False,
     json_output: JsonFlag = False,
 ) -> None:
-    """List the versions of model NAME, oldest first."""
+    """List the versions of model NAME, newest first."""
     session = Session.of(ctx, json=json_output)
     with session.connect() as registry:
         found, _ = collect(

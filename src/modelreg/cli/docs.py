@@ -21,13 +21,17 @@ from modelreg.errors import ModelregError
 
 __all__ = ["Undocumented", "render_reference"]
 
+# Typer's click classes (commands, contexts) are vendored and private; this module only reads the public
+# click attributes of them (help, params, list_commands, get_help_record, command_path…).
+Click = Any
+
 # What each exit status means. errors.py assigns the statuses; a new one must be explained here first.
 EXIT_MEANINGS: dict[int, str] = {
     0: "success",
     1: "unexpected internal error (a bug: please report it with the traceback), or a confirmation declined",
     2: "invalid input: a bad name, reference, filter, value or file, or a usage error (unknown option, "
     "missing argument); nothing was changed",
-    3: "not found: model, version, alias, tag, chunk or local path",
+    3: "not found: the model, version, alias, tag, path or other thing named does not exist",
     4: "conflict with the current state: e.g. the destination exists, or the version is deleted",
     5: "integrity failure: stored or transferred bytes do not match their sha256",
     6: "authentication required, or permission denied",
@@ -60,17 +64,21 @@ class Undocumented(Exception):
 
 def render_reference(app: typer.Typer | None = None) -> str:
     """The whole Markdown page for ``app`` (default: the ``modelreg`` app)."""
-    if app is None:
-        from modelreg.cli.app import app  # noqa: PLC0415 - app imports every command; docs import lazily
-
-    root = typer.main.get_command(app)
+    root = typer.main.get_command(app if app is not None else _modelreg_app())
     root_ctx = root.context_class(root, info_name="modelreg")
     parts = ["# Command line reference\n", _GENERATED, _INTRO]
     parts += ["## Global options\n", _usage(root, root_ctx), _params_table(root, root_ctx)]
     parts += ["## Exit status\n", _exit_table()]
-    parts += ["## Commands\n"]
-    parts += [_command_section(command, ctx) for command, ctx in _walk(root, root_ctx)]
+    commands = list(_walk(root, root_ctx))
+    parts += ["## Commands\n", _summary_table(commands)]
+    parts += [_command_section(command, ctx) for command, ctx in commands]
     return "\n".join(part.rstrip("\n") + "\n" for part in parts)
+
+
+def _modelreg_app() -> typer.Typer:
+    from modelreg.cli.app import app  # so the docs tests can import this module alone
+
+    return app
 
 
 _GENERATED = (
@@ -79,7 +87,7 @@ _GENERATED = (
 )
 
 
-def _walk(group: Any, ctx: typer.Context) -> Iterator[tuple[Any, typer.Context]]:
+def _walk(group: Click, ctx: Click) -> Iterator[tuple[Click, Click]]:
     """Every leaf command under ``group``, depth first, in the order ``--help`` lists them."""
     for name in group.list_commands(ctx):
         command = group.get_command(ctx, name)
@@ -93,19 +101,32 @@ def _walk(group: Any, ctx: typer.Context) -> Iterator[tuple[Any, typer.Context]]
             yield command, sub_ctx
 
 
-def _command_section(command: Any, ctx: typer.Context) -> str:
+def _summary_table(commands: list[tuple[Click, Click]]) -> str:
+    rows = ["| command | what it does |", "| --- | --- |"]
+    for command, ctx in commands:
+        summary = command.get_short_help_str(limit=200)
+        rows.append(f"| [`{ctx.command_path}`](#{_anchor(ctx.command_path)}) | {_escape_text(summary)} |")
+    return "\n".join(rows) + "\n"
+
+
+def _anchor(command_path: str) -> str:
+    """GitHub's heading anchor for "### `modelreg alias set`"."""
+    return command_path.replace(" ", "-")
+
+
+def _command_section(command: Click, ctx: Click) -> str:
     help_text = inspect.cleandoc(_require(command.help, ctx.command_path))
     return "\n".join(
         [f"### `{ctx.command_path}`\n", help_text + "\n", _usage(command, ctx), _params_table(command, ctx)]
     )
 
 
-def _usage(command: Any, ctx: typer.Context) -> str:
+def _usage(command: Click, ctx: Click) -> str:
     pieces = " ".join(command.collect_usage_pieces(ctx))
     return f"```\n{ctx.command_path} {pieces}\n```\n"
 
 
-def _params_table(command: Any, ctx: typer.Context) -> str:
+def _params_table(command: Click, ctx: Click) -> str:
     rows = ["| argument / option | description |", "| --- | --- |"]
     for param in command.params:
         if param.hidden:
@@ -123,7 +144,10 @@ def _params_table(command: Any, ctx: typer.Context) -> str:
 
 def _exit_table() -> str:
     codes: dict[int, list[str]] = {status: [] for status in EXIT_MEANINGS}
-    every_code = {ModelregError.code: ModelregError, **ModelregError.all_codes()}
+    every_code: dict[str, type[ModelregError]] = {
+        ModelregError.code: ModelregError,
+        **ModelregError.all_codes(),
+    }
     for code, error_class in every_code.items():
         if error_class.exit_status not in EXIT_MEANINGS:
             raise Undocumented(f"exit status {error_class.exit_status} of {code} has no meaning in docs.py")

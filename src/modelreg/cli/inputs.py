@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelreg.errors import InvalidInput, InvalidMetadata
-from modelreg.types import Dataset, Lineage
+
+if TYPE_CHECKING:
+    from modelreg.types import Dataset, Lineage
 
 __all__ = ["parse_lineage", "parse_metrics", "parse_pairs", "read_json_object"]
 
@@ -66,6 +68,8 @@ def read_json_object(path: Path, *, what: str) -> dict[str, Any]:
 
 def parse_lineage(data: dict[str, Any]) -> Lineage:
     """A lineage JSON object (the shape ``show --json`` prints under "lineage") → ``Lineage``."""
+    from modelreg.types import Lineage  # modelreg.types costs --help ~10 ms
+
     _check_fields(data, _LINEAGE_FIELDS, where="lineage")
     return Lineage(
         run_id=_optional_str(data.get("run_id"), where="lineage.run_id"),
@@ -77,6 +81,8 @@ def parse_lineage(data: dict[str, Any]) -> Lineage:
 
 
 def _dataset(item: object, index: int) -> Dataset:
+    from modelreg.types import Dataset  # see parse_lineage
+
     where = f"lineage.datasets[{index}]"
     if not isinstance(item, dict):
         raise InvalidMetadata(f"{where} must be an object with a 'name'")

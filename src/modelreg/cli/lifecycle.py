@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -11,9 +11,12 @@ from modelreg.cli.output import emit_json, say
 from modelreg.cli.params import JsonFlag, RefArgument
 from modelreg.cli.session import Session
 from modelreg.errors import InvalidInput
-from modelreg.types import Stage
 
-__all__ = ["delete", "stage"]
+__all__ = ["Stage", "delete", "stage"]
+
+# modelreg.types.Stage, spelled again because importing modelreg.types costs --help ~10 ms (its frozen
+# slotted dataclasses are built at import). tests/cli/test_lifecycle.py keeps the two identical.
+Stage = Literal["none", "staging", "production", "archived"]
 
 
 def stage(
@@ -30,7 +33,7 @@ def stage(
     if session.json:
         emit_json(version.to_dict())
     else:
-        say(f"{version.ref} is now in {version.stage}")
+        say(f"moved {version.ref} to {version.stage}")
 
 
 def delete(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sized
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from modelreg.types import AliasChange, Model, ModelVersion
 
 __all__ = [
+    "count_files",
     "emit_json",
     "format_bytes",
     "format_mb",
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 _SHORT_DIGEST = len("sha256:") + 12
+_UNWRAPPED = 10_000  # columns
 
 
 def emit_json(data: Any) -> None:
@@ -64,6 +66,10 @@ def format_mb(size: int) -> str:
     """Megabytes with enough digits that a small push does not read as nothing."""
     value = size / 1_000_000
     return f"{value:.1f} MB" if value >= 1 or value == 0 else f"{value:.2f} MB"
+
+
+def count_files(files: Sized) -> str:
+    return "1 file" if len(files) == 1 else f"{len(files)} files"
 
 
 def print_models(models: Iterable[Model]) -> None:
@@ -106,7 +112,7 @@ def print_version(version: ModelVersion) -> None:
     files = _table("FILE", "SIZE", "DIGEST")
     for entry in version.files:
         files.add_row(*_cells(entry.path, format_bytes(entry.size), entry.digest))
-    _console().print(grid, files)
+    _console().print(grid, "", files)
 
 
 def _version_fields(version: ModelVersion) -> list[tuple[str, str]]:
@@ -116,7 +122,7 @@ def _version_fields(version: ModelVersion) -> list[tuple[str, str]]:
         ("stage", version.stage),
         ("aliases", " ".join(f"@{alias}" for alias in version.aliases)),
         ("created", f"{_when(version.created_at)} by {version.created_by}"),
-        ("size", f"{format_bytes(version.size_bytes)} in {len(version.files)} files"),
+        ("size", f"{format_bytes(version.size_bytes)} in {count_files(version.files)}"),
         ("description", version.description),
         ("metrics", _pairs(version.metrics)),
         ("params", _pairs(version.params)),
@@ -131,7 +137,8 @@ def _version_fields(version: ModelVersion) -> list[tuple[str, str]]:
 
 
 def _console() -> Console:
-    return Console(highlight=False)
+    # Into a pipe or a file, rows must not wrap at Rich's default 80 columns: one row stays one line.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else _UNWRAPPED)
 
 
 def _table(*headers: str) -> Table:

@@ -96,8 +96,8 @@ class TransferMeter:
 
 def _new_progress() -> Progress:
     # rich.progress costs ~20 ms that --help and --json never need.
-    from rich.console import Console  # noqa: PLC0415
-    from rich.progress import (  # noqa: PLC0415
+    from rich.console import Console
+    from rich.progress import (
         BarColumn,
         DownloadColumn,
         Progress,

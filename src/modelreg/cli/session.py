@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from modelreg.client import Registry
+    from modelreg.client.client import Client
 
 __all__ = ["DEFAULT_REGISTRY", "Session"]
 
@@ -41,10 +41,10 @@ class Session:
         return not self.json and sys.stdout.isatty() and sys.stderr.isatty()
 
     @contextmanager
-    def connect(self) -> Iterator[Registry]:
+    def connect(self) -> Iterator[Client]:
         """Open the registry (creating an embedded one on first use) and close it afterwards."""
         # The SDK pulls in SQLAlchemy & co.: import it only when a command runs, never for --help.
-        import modelreg  # noqa: PLC0415
+        import modelreg
 
         registry = modelreg.connect(self.target, storage=self.storage, token=self.token)
         try:

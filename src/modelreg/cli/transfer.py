@@ -9,11 +9,10 @@ from typing import Annotated
 import typer
 
 from modelreg.cli.inputs import parse_lineage, parse_metrics, parse_pairs, read_json_object
-from modelreg.cli.output import emit_json, format_mb, say
+from modelreg.cli.output import count_files, emit_json, format_mb, say
 from modelreg.cli.params import JsonFlag, RefArgument
 from modelreg.cli.progress import TransferMeter
 from modelreg.cli.session import Session
-from modelreg.types import PullResult
 
 __all__ = ["pull", "push"]
 
@@ -60,7 +59,7 @@ def push(
     with session.connect() as registry, TransferMeter.for_push(visible=session.interactive) as meter:
         version = registry.push(
             name,
-            str(path),
+            path,
             metrics=metrics,
             params=params,
             tags=tags,
@@ -74,7 +73,7 @@ def push(
         emit_json(version.to_dict())
         return
     sizes = f"{format_mb(version.size_bytes)}, {format_mb(meter.counts['stored'])} new"
-    say(f"pushed {version.ref} {version.digest} ({len(version.files)} files, {sizes})")
+    say(f"pushed {version.ref} {version.digest} ({count_files(version.files)}, {sizes})")
 
 
 def pull(
@@ -95,6 +94,8 @@ def pull(
     REF is resolved once and the pinned version is pulled, so a concurrent alias move cannot mix versions.
     Chunks already in the local cache are not fetched again.
     """
+    from modelreg.types import PullResult  # modelreg.types costs --help ~10 ms
+
     session = Session.of(ctx, json=json_output)
     started = time.perf_counter()
     with session.connect() as registry:
@@ -108,4 +109,4 @@ def pull(
         emit_json(PullResult(path, version, version.size_bytes, fetched, seconds).to_dict())
         return
     sizes = f"{format_mb(version.size_bytes)}, {format_mb(fetched)} fetched"
-    say(f"pulled {version.ref} {version.digest} to {path} ({len(version.files)} files, {sizes})")
+    say(f"pulled {version.ref} {version.digest} to {path} ({count_files(version.files)}, {sizes})")

@@ -90,7 +90,10 @@ class Client:
         Unchanged files move no bytes; new content is chunked, hashed and stored before one commit.
         ``progress(event, nbytes)`` receives ("total", n) once, then ("hashed", n) and ("stored", n).
         Raises ``InvalidName``, ``InvalidPath``, ``InvalidMetadata``, ``EmptyModel``, ``PathNotFound``…;
-        on any error nothing is registered.
+        on any error nothing is registered. With the same ``idempotency_key`` (e.g. a CI job id), a push
+        repeated after a failure returns the version the first one created instead of a second version;
+        over HTTP the commit always carries a key (a fresh one when none is given), so the SDK's own
+        retries never register twice.
         """
         version, stats = pushing.push(
             self._backend,

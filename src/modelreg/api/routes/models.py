@@ -1,0 +1,56 @@
+"""Models: list, read, describe, tag."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from modelreg.api.auth import CallerRegistry
+from modelreg.api.params import ModelName
+from modelreg.api.responses import ERRORS, answers, one, page
+from modelreg.api.schemas import DescriptionBody, ModelPage, TagBody
+from modelreg.types import Model
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/models", tags=["models"], responses=ERRORS)
+
+TagKey = Annotated[str, Path(description="Tag key (may contain '/').")]
+
+
+@router.get("", **answers(ModelPage))
+def list_models(
+    registry: CallerRegistry,
+    limit: Annotated[int, Query(description="Page size, 1-1000.")] = 100,
+    page_token: Annotated[str | None, Query(description="next_page_token of the previous page.")] = None,
+) -> Response:
+    """List models, by name."""
+    return page(registry.list_models(limit=limit, page_token=page_token))
+
+
+@router.get("/{name}", **answers(Model))
+def get_model(registry: CallerRegistry, name: ModelName) -> Response:
+    """One model: description, tags, latest version, aliases."""
+    return one(registry.get_model(name))
+
+
+@router.patch("/{name}", **answers(Model))
+def describe_model(registry: CallerRegistry, name: ModelName, body: DescriptionBody) -> Response:
+    """Replace a model's description (audited)."""
+    registry.update_description(name, body.description)
+    return one(registry.get_model(name))
+
+
+@router.put("/{name}/tags/{key:path}", **answers(Model))
+def set_model_tag(registry: CallerRegistry, name: ModelName, key: TagKey, body: TagBody) -> Response:
+    """Set one tag of a model (audited)."""
+    registry.set_tag(name, key, body.value)
+    return one(registry.get_model(name))
+
+
+@router.delete("/{name}/tags/{key:path}", status_code=204, response_class=Response)
+def delete_model_tag(registry: CallerRegistry, name: ModelName, key: TagKey) -> Response:
+    """Remove one tag of a model (audited); 404 TAG_NOT_FOUND when it is not set."""
+    registry.delete_tag(name, key)
+    return Response(status_code=204)

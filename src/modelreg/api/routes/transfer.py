@@ -1,0 +1,142 @@
+"""Moving content: which chunks and files the registry has, chunk upload and download, the manifest, and
+plain file downloads.
+
+The push protocol (DESIGN §3): ``POST /files/known`` and ``POST /chunks/missing`` say what need not be sent,
+``PUT /chunks/{digest}`` uploads the rest (each verified on receipt), then ``POST …/versions`` commits. A
+pull reads the manifest and ``GET …/chunks/{digest}`` for what its cache lacks.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from modelreg.api.auth import CallerRegistry
+from modelreg.api.files import ByteRange, etag_matches, file_headers, parse_range, stream
+from modelreg.api.params import VersionRef
+from modelreg.api.responses import ERRORS, answers
+from modelreg.api.schemas import MAX_DIGESTS, DigestsBody, ManifestResponse
+from modelreg.digest import digest_hex, parse_digest
+from modelreg.errors import PathNotFound, PayloadTooLarge
+from modelreg.registry.manifest import check_path, media_type
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", tags=["transfer"], responses=ERRORS)
+
+ChunkDigest = Annotated[str, Path(description="sha256:<64 hex>")]
+_OCTETS = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+
+
+@router.post("/chunks/missing", **answers(dict[str, list[str]], description='{"missing": [digest, …]}'))
+def missing_chunks(registry: CallerRegistry, body: DigestsBody, request: Request) -> Response:
+    """Of these chunk digests, the ones the store lacks, in the order asked: upload those."""
+    missing = registry.missing_chunks(_bounded(body.digests))
+    request.app.state.metrics.observe_missing_chunks(body.digests, missing)
+    return JSONResponse({"missing": missing})
+
+
+@router.put(
+    "/chunks/{digest}",
+    status_code=201,
+    response_model=None,
+    responses={
+        201: {"description": '{"stored": true}: the bytes were new'},
+        200: {"description": '{"stored": false}: the chunk was already stored'},
+    },
+    openapi_extra={"requestBody": {"required": True, "content": _OCTETS}},
+)
+async def put_chunk(registry: CallerRegistry, digest: ChunkDigest, request: Request) -> Response:
+    """Upload one chunk (raw bytes, ≤ the server's max_chunk_bytes); 422 DIGEST_MISMATCH stores nothing."""
+    parse_digest(digest)  # a bad digest is refused before the body is hashed
+    data = await request.body()  # bounded and already read by the BodyLimit middleware
+    stored = await run_in_threadpool(registry.put_chunk, digest, data)
+    return JSONResponse({"stored": stored}, status_code=201 if stored else 200)
+
+
+@router.post("/files/known", **answers(dict[str, Any], description='{"files": {digest: [[chunk, size]…]}}'))
+def known_files(registry: CallerRegistry, body: DigestsBody, request: Request) -> Response:
+    """Whole-file digests the registry already holds → their chunk lists: such files need no upload."""
+    files = registry.known_files(_bounded(body.digests))
+    request.app.state.metrics.observe_known_files(files)
+    return JSONResponse({"files": files})
+
+
+@router.get("/models/{name}/versions/{ref}/manifest", **answers(ManifestResponse))
+def get_manifest(registry: CallerRegistry, ref: VersionRef) -> Response:
+    """The version and its manifest (files, sizes, digests, chunk lists), for a pull."""
+    version, manifest = registry.manifest(ref)
+    return JSONResponse({"version": version.to_dict(), "manifest": manifest.to_json()})
+
+
+@router.get(
+    "/models/{name}/versions/{ref}/chunks/{digest}",
+    response_class=Response,
+    responses={200: {"content": _OCTETS, "description": "The chunk's bytes, verified."}},
+)
+def get_chunk(registry: CallerRegistry, ref: VersionRef, digest: ChunkDigest) -> Response:
+    """One chunk of the version, verified against its sha256 before it is sent."""
+    data = registry.read_chunk(ref, digest)
+    etag = f'"{digest_hex(parse_digest(digest))}"'
+    return Response(data, media_type="application/octet-stream", headers={"ETag": etag})
+
+
+_FILE_ROUTE: dict[str, Any] = {
+    "path": "/models/{name}/versions/{ref}/files/{path:path}",
+    "response_class": Response,
+    "responses": {
+        200: {"content": _OCTETS, "description": "The whole file, streamed."},
+        206: {"content": _OCTETS, "description": "The requested byte range."},
+        304: {"description": "If-None-Match matched the file's ETag."},
+    },
+}
+
+
+@router.head(operation_id="head_file", **_FILE_ROUTE)
+@router.get(operation_id="get_file", **_FILE_ROUTE)
+def get_file(
+    *,
+    registry: CallerRegistry,
+    ref: VersionRef,
+    path: Annotated[str, Path(description="The file's path in the version, e.g. weights/model.bin")],
+    request: Request,
+    range_header: Annotated[
+        str | None, Header(alias="Range", description="One range: bytes=a-b, bytes=a- or bytes=-n.")
+    ] = None,
+    if_none_match: Annotated[
+        str | None, Header(alias="If-None-Match", description="The ETag you hold: 304 if unchanged.")
+    ] = None,
+    if_range: Annotated[
+        str | None, Header(alias="If-Range", description="Serve the Range only if the ETag still matches.")
+    ] = None,
+) -> Response:
+    """One file of the version, streamed and verified chunk by chunk; supports Range, ETag and HEAD."""
+    check_path(path)
+    version, manifest = registry.manifest(ref)
+    record = next((record for record in manifest.files if record.path == path), None)
+    if record is None:
+        raise PathNotFound(f"no file {path!r} in {version.ref}")
+    headers = file_headers(record, media_type(record.path))
+    if etag_matches(if_none_match, headers["ETag"]):
+        return Response(status_code=304, headers={"ETag": headers["ETag"]})
+    if if_range is not None and if_range.strip() != headers["ETag"]:
+        range_header = None
+    window = parse_range(range_header, record.size)
+    status = 200 if window is None else 206
+    window = window or ByteRange(0, record.size - 1)
+    if status == 206:
+        headers["Content-Range"] = f"bytes {window.start}-{window.end}/{record.size}"
+    headers["Content-Length"] = str(max(window.length, 0))
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers)
+    body = stream(registry, version.ref, record, window)
+    return StreamingResponse(body, status_code=status, headers=headers)
+
+
+def _bounded(digests: list[str]) -> list[str]:
+    if len(digests) > MAX_DIGESTS:
+        raise PayloadTooLarge(f"{len(digests)} digests in one request; at most {MAX_DIGESTS} (send batches)")
+    return digests

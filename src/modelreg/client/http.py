@@ -1,0 +1,384 @@
+"""``HttpBackend``: the registry's use cases over the REST API (reference: ``docs/api.md``).
+
+    modelreg.connect("http://host:8080", token=…) ─► Client(HttpBackend) ─► Wire ─► REST API ─► Registry
+
+One method per use case, each one route; the ``Client`` and the transfer code above it are the same as for
+the embedded registry, so both SDKs behave alike (one behavioural suite runs against both).
+
+What is checked here rather than on the server: only what must travel in a URL (model names, aliases,
+references, tag keys) or cannot travel in JSON (NaN, infinities, non-string keys), using the registry's own
+validators so the error is the one the embedded SDK raises. Everything else is the server's registry's call.
+Bytes are verified on arrival: every chunk against its sha256, every manifest against the version digest.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from modelreg.client.wire import Wire, decode_json
+from modelreg.digest import parse_digest, sha256_bytes
+from modelreg.errors import DigestMismatch, InvalidInput, InvalidMetadata, StorageUnavailable, TagNotFound
+from modelreg.registry.lineage import check_lineage, check_signature
+from modelreg.registry.manifest import Manifest
+from modelreg.registry.names import (
+    MAX_PARAM_VALUE,
+    MAX_TAG_VALUE,
+    check_alias,
+    check_description,
+    check_metrics,
+    check_model_name,
+    check_strings,
+)
+from modelreg.registry.refs import Ref, parse_ref
+from modelreg.types import AliasChange, Lineage, Model, ModelVersion, Page, StageChange, Token
+
+__all__ = ["HttpBackend"]
+
+T = TypeVar("T")
+R = TypeVar("R", Model, ModelVersion, AliasChange, StageChange, Token)  # the wire's record types
+_API = "/api/v1"
+_BATCH = 10_000  # digests per missing/known query: the server's limit
+_MAX_IDEMPOTENCY_KEY = 128
+
+
+class HttpBackend:
+    """A registry across the network. Thread-safe: the push/pull thread pools share its connection pool.
+
+    ``client`` replaces the connection pool (any ``httpx.Client``: proxies, TLS, a custom transport such as
+    the in-process app of the test suite); it is then the caller's to close. ``pool_size`` should match the
+    transfer parallelism. Safe requests are retried ``retries`` times, waiting about ``backoff`` seconds,
+    doubling each time (with jitter, at most 8 s); ``timeout`` (seconds) bounds each network wait.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        client: httpx.Client | None = None,
+        timeout: float = 60.0,
+        retries: int = 4,
+        backoff: float = 0.25,
+        pool_size: int = 8,
+    ) -> None:
+        self._wire = Wire(
+            base_url,
+            token=token,
+            client=client,
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff,
+            pool_size=pool_size,
+        )
+        self.base_url = self._wire.base_url
+
+    def __repr__(self) -> str:
+        return f"<HttpBackend {self.base_url}>"
+
+    def close(self) -> None:
+        self._wire.close()
+
+    # Transfer ---------------------------------------------------------------------------------------------
+    def missing_chunks(self, digests: Sequence[str]) -> list[str]:
+        wanted = [parse_digest(d) for d in dict.fromkeys(digests)]
+        missing: list[str] = []
+        for start in range(0, len(wanted), _BATCH):
+            body = {"digests": wanted[start : start + _BATCH]}
+            missing.extend(_field(self._json("POST", "/chunks/missing", retry=True, body=body), "missing"))
+        return missing
+
+    def put_chunk(self, digest: str, data: bytes | memoryview) -> bool:
+        """Upload one chunk; True when it was new. The server verifies it and answers DIGEST_MISMATCH."""
+        path = f"/chunks/{parse_digest(digest)}"
+        return bool(_field(self._json("PUT", path, retry=True, content=data), "stored"))
+
+    def known_files(self, digests: Sequence[str]) -> dict[str, list[tuple[str, int]]]:
+        wanted = [parse_digest(d) for d in dict.fromkeys(digests)]
+        known: dict[str, list[tuple[str, int]]] = {}
+        for start in range(0, len(wanted), _BATCH):
+            body = {"digests": wanted[start : start + _BATCH]}
+            files = _field(self._json("POST", "/files/known", retry=True, body=body), "files")
+            known.update(_build(_chunk_lists, files))
+        return known
+
+    def commit_version(self, name: str, manifest: Manifest, **metadata: Any) -> ModelVersion:
+        """POST the version. Always idempotent: without a caller's key, one is made for this commit, so a
+        commit retried after a lost response returns the version the first attempt created."""
+        key = _idempotency_key(metadata.pop("idempotency_key", None))
+        body = _commit_body(manifest, **metadata)
+        data = self._json(
+            "POST", f"{_model(name)}/versions", retry=True, body=body, headers={"Idempotency-Key": key}
+        )
+        return _record(ModelVersion, data)
+
+    def manifest(self, ref: str) -> tuple[ModelVersion, Manifest]:
+        data = self._json("GET", f"{_version(ref)}/manifest", retry=True)
+        version: ModelVersion = _record(ModelVersion, _field(data, "version"))
+        manifest = _build(Manifest.from_json, _field(data, "manifest"))
+        if manifest.digest != version.digest:
+            raise DigestMismatch(
+                f"the manifest received for {version.ref} does not match its digest {version.digest}",
+                details={"expected": version.digest, "actual": manifest.digest},
+            )
+        return version, manifest
+
+    def read_chunk(self, ref: str, digest: str) -> bytes:
+        """The chunk's bytes, verified here: whatever the server or the network did, nothing unverified
+        reaches a file."""
+        wanted = parse_digest(digest)
+        data = self._wire.call("GET", f"{_API}{_version(ref)}/chunks/{wanted}", retry=True).content
+        actual = sha256_bytes(data)
+        if actual != wanted:
+            raise DigestMismatch(
+                f"chunk {wanted} of {ref} does not match its content (got {actual})",
+                details={"expected": wanted, "actual": actual},
+            )
+        return data
+
+    # Reads ------------------------------------------------------------------------------------------------
+    def get_model(self, name: str) -> Model:
+        return _record(Model, self._json("GET", _model(name), retry=True))
+
+    def list_models(self, *, limit: int = 100, page_token: str | None = None) -> Page[Model]:
+        params = _paging(limit, page_token)
+        return _page(Model, self._json("GET", "/models", retry=True, params=params))
+
+    def get_version(self, ref: str) -> ModelVersion:
+        return _record(ModelVersion, self._json("GET", _version(ref), retry=True))
+
+    def list_versions(
+        self, name: str, *, include_deleted: bool = False, limit: int = 100, page_token: str | None = None
+    ) -> Page[ModelVersion]:
+        params = {**_paging(limit, page_token), "include_deleted": "true" if include_deleted else "false"}
+        data = self._json("GET", f"{_model(name)}/versions", retry=True, params=params)
+        return _page(ModelVersion, data)
+
+    def search_versions(
+        self,
+        filter: str | None = None,
+        *,
+        order_by: Sequence[str] | None = None,
+        include_deleted: bool = False,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[ModelVersion]:
+        body = {
+            "filter": filter,
+            "order_by": list(order_by or ()),
+            "include_deleted": include_deleted,
+            "limit": limit,
+            "page_token": page_token,
+        }
+        # A search is a read sent as POST (filters do not fit in a URL), so it is safe to repeat.
+        data = self._json("POST", "/search/versions", retry=True, body=body)
+        return _page(ModelVersion, data)
+
+    def search_models(
+        self,
+        filter: str | None = None,
+        *,
+        order_by: Sequence[str] | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[Model]:
+        body = {"filter": filter, "order_by": list(order_by or ()), "limit": limit, "page_token": page_token}
+        return _page(Model, self._json("POST", "/search/models", retry=True, body=body))
+
+    def alias_history(self, name: str, alias: str) -> list[AliasChange]:
+        data = self._json("GET", f"{_alias(name, alias)}/history", retry=True)
+        return _items(AliasChange, data)
+
+    def stage_history(self, ref: str) -> list[StageChange]:
+        return _items(StageChange, self._json("GET", f"{_version(ref)}/stages", retry=True))
+
+    # Writes: not repeated after a lost response (each one is audited; a repeat would record a second change)
+    def set_alias(self, name: str, alias: str, version: int) -> AliasChange:
+        data = self._json("PUT", _alias(name, alias), retry=False, body={"version": version})
+        return _record(AliasChange, data)
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        self._wire.call("DELETE", _API + _alias(name, alias), retry=False)
+
+    def set_tag(self, target: str, key: str, value: str) -> None:
+        check_strings("tag", {key: value}, max_value=MAX_TAG_VALUE)  # the registry's first check, too
+        self._json("PUT", f"{_target(target)}/tags/{_segment(key)}", retry=False, body={"value": value})
+
+    def delete_tag(self, target: str, key: str) -> None:
+        path = _target(target)
+        if not isinstance(key, str) or not key:  # no such key can be set, and an empty one has no URL
+            raise TagNotFound(f"tag {key!r} not found on {target!r}")
+        self._wire.call("DELETE", f"{_API}{path}/tags/{_segment(key)}", retry=False)
+
+    def update_description(self, target: str, description: str) -> None:
+        self._json("PATCH", _target(target), retry=False, body={"description": description})
+
+    def set_stage(self, ref: str, stage: str) -> ModelVersion:
+        data = self._json("PUT", f"{_version(ref)}/stage", retry=False, body={"stage": stage})
+        return _record(ModelVersion, data)
+
+    def delete_version(self, ref: str) -> ModelVersion:
+        return _record(ModelVersion, self._json("DELETE", _version(ref), retry=False))
+
+    # Tokens -----------------------------------------------------------------------------------------------
+    def create_token(self, name: str, *, role: str, expires_at: datetime | None = None) -> Token:
+        expiry = None if expires_at is None else expires_at.isoformat()
+        body = {"name": name, "role": role, "expires_at": expiry}
+        return _record(Token, self._json("POST", "/tokens", retry=False, body=body))
+
+    def list_tokens(self) -> list[Token]:
+        return _items(Token, self._json("GET", "/tokens", retry=True))
+
+    def revoke_token(self, name: str) -> int:
+        if not isinstance(name, str) or name in ("", ".", "..") or "/" in name:
+            raise InvalidInput(
+                f"invalid token name {str(name)[:200]!r}: use 1-128 letters, digits, '.', '_' or '-'"
+            )
+        data = self._json("DELETE", f"/tokens/{_segment(name)}", retry=False)
+        return _build(int, _field(data, "revoked"))
+
+    # Helpers ----------------------------------------------------------------------------------------------
+    def _json(self, method: str, path: str, *, retry: bool, **kwargs: Any) -> Any:
+        return decode_json(self._wire.call(method, _API + path, retry=retry, **kwargs))
+
+
+def _model(name: str) -> str:
+    return f"/models/{check_model_name(name)}"
+
+
+def _alias(name: str, alias: str) -> str:
+    return f"{_model(name)}/aliases/{check_alias(alias)}"
+
+
+def _version(ref: str) -> str:
+    return _version_of(parse_ref(ref))
+
+
+def _version_of(ref: Ref) -> str:
+    """The contract's ``{ref}`` selector: ``3``, ``latest``, ``@alias`` or ``@sha256:…``."""
+    if ref.version is not None:
+        selector = str(ref.version)
+    elif ref.alias is not None or ref.digest is not None:
+        selector = f"@{ref.alias or ref.digest}"
+    else:
+        selector = "latest"
+    return f"{_model(ref.name)}/versions/{selector}"
+
+
+def _target(target: str) -> str:
+    """A tag's or description's owner: a bare name is the model; any other reference form is a version."""
+    parsed = parse_ref(target)
+    if parsed == Ref(parsed.name) and "/" not in target:
+        return _model(parsed.name)
+    return _version_of(parsed)
+
+
+def _segment(text: str) -> str:
+    """One path segment: '/' and everything else outside the unreserved set percent-encoded."""
+    return quote(text, safe="")
+
+
+def _paging(limit: int, page_token: str | None) -> dict[str, str | int]:
+    params: dict[str, str | int] = {"limit": limit}
+    if page_token is not None:
+        params["page_token"] = page_token
+    return params
+
+
+def _idempotency_key(key: Any) -> str:
+    if key is None:
+        return uuid.uuid4().hex
+    if not isinstance(key, str) or not 0 < len(key) <= _MAX_IDEMPOTENCY_KEY:
+        raise InvalidInput(f"invalid idempotency key: expected 1-{_MAX_IDEMPOTENCY_KEY} characters")
+    if not key.isascii() or not key.isprintable():
+        raise InvalidInput("invalid idempotency key: over HTTP it must be printable ASCII (it is a header)")
+    return key
+
+
+def _commit_body(
+    manifest: Manifest,
+    *,
+    metrics: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    description: str = "",
+    lineage: Mapping[str, Any] | Lineage | None = None,
+    signature: Any = None,
+    aliases: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """The POST body; the same keyword arguments as the registry's ``commit_version`` (others: TypeError)."""
+    body = {
+        "manifest": manifest.to_json(),
+        "metrics": metrics or {},
+        "params": params or {},
+        "tags": tags or {},
+        "description": description,
+        "lineage": lineage.to_dict() if isinstance(lineage, Lineage) else lineage,
+        "signature": signature,
+        "aliases": list(aliases or ()),
+    }
+    if not _portable(body):
+        # JSON would refuse or silently change it (NaN, int keys…): the registry's validators say why.
+        check_metrics(metrics)
+        check_strings("param", params, max_value=MAX_PARAM_VALUE)
+        check_strings("tag", tags, max_value=MAX_TAG_VALUE)
+        check_description(description)
+        check_lineage(lineage)
+        check_signature(signature)
+        raise InvalidMetadata("metadata holds values JSON cannot carry (NaN, infinity, non-string keys…)")
+    return body
+
+
+def _portable(value: Any) -> bool:
+    """Whether JSON carries ``value`` unchanged (tuples become lists, which the registry treats alike)."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _portable(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(_portable(v) for v in value)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, str | int)
+
+
+def _build(build: Callable[[Any], T], data: Any) -> T:
+    """A result rebuilt from its wire shape; a shape we do not know means we are not talking to modelreg."""
+    try:
+        return build(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise StorageUnavailable(f"the registry answered with an unexpected document: {error!r}") from None
+
+
+def _record(kind: type[R], data: Any) -> R:
+    result: R = _build(kind.from_dict, data)
+    return result
+
+
+def _page(kind: type[R], data: Any) -> Page[R]:
+    token = _build(_optional_str, _field(data, "next_page_token"))
+    return Page(items=_items(kind, data), next_page_token=token)
+
+
+def _items(kind: type[R], data: Any) -> list[R]:
+    return [_record(kind, item) for item in _build(list, _field(data, "items"))]
+
+
+def _optional_str(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _field(data: Any, key: str) -> Any:
+    if not isinstance(data, dict) or key not in data:
+        raise StorageUnavailable(f"the registry answered with an unexpected document: no {key!r} field")
+    return data[key]
+
+
+def _chunk_lists(files: dict[str, Any]) -> dict[str, list[tuple[str, int]]]:
+    return {digest: [(d, int(size)) for d, size in chunks] for digest, chunks in files.items()}

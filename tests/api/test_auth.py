@@ -1,0 +1,199 @@
+"""The auth matrix: every route of the app × every kind of caller → the expected status.
+
+The matrix is checked against the app's own route table, so a route added without an entry here (or an entry
+left behind by a removed route) fails ``test_the_matrix_covers_every_route``.
+
+Callers: no token, viewer, contributor, admin, a revoked token, an expired token. Access classes follow the
+roles (modelreg.access): ``read`` needs model:read / version:pull (viewer and up), ``write`` needs a
+contributor permission, ``admin`` needs token:admin or version:delete, ``public`` needs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from modelreg.client.client import Client
+from modelreg.types import ModelVersion
+from tests.api.conftest import Secrets, assert_error, bearer
+
+CALLERS = ("none", "revoked", "expired", "viewer", "contributor", "admin")
+ALLOWED = {
+    "public": set(CALLERS),
+    "read": {"viewer", "contributor", "admin"},
+    "write": {"contributor", "admin"},
+    "admin": {"admin"},
+}
+V1 = "/api/v1/models/churn/versions/1"
+
+
+@dataclass(frozen=True)
+class Case:
+    access: str
+    success: int
+    url: str
+    json: Any = None
+    content: str | None = None  # "chunk": the bytes of the seeded version's first chunk
+    prepare: Callable[[Client], object] | None = None  # restores what a successful call used up
+
+
+MODELS = "/api/v1/models"
+NAME = MODELS + "/{name}"  # route templates
+REF = NAME + "/versions/{ref}"
+MATRIX: dict[tuple[str, str], Case] = {
+    ("GET", MODELS): Case("read", 200, MODELS),
+    ("GET", NAME + ""): Case("read", 200, MODELS + "/churn"),
+    ("PATCH", NAME + ""): Case("write", 200, MODELS + "/churn", {"description": "d"}),
+    ("PUT", NAME + "/tags/{key:path}"): Case("write", 200, MODELS + "/churn/tags/t", {"value": "v"}),
+    ("DELETE", NAME + "/tags/{key:path}"): Case(
+        "write", 204, MODELS + "/churn/tags/team", prepare=lambda sdk: sdk.set_tag("churn", "team", "a")
+    ),
+    ("GET", NAME + "/versions"): Case("read", 200, MODELS + "/churn/versions"),
+    ("POST", NAME + "/versions"): Case("write", 201, MODELS + "/churn/versions", json="manifest"),
+    ("GET", REF + ""): Case("read", 200, V1),
+    ("PATCH", REF + ""): Case("write", 200, V1, {"description": "d"}),
+    ("DELETE", REF + ""): Case(
+        "admin",
+        200,
+        MODELS + "/churn/versions/latest",
+        prepare=lambda sdk: sdk.set_stage("churn/1", "none"),
+    ),
+    ("PUT", REF + "/stage"): Case("write", 200, V1 + "/stage", {"stage": "staging"}),
+    ("GET", REF + "/stages"): Case("read", 200, V1 + "/stages"),
+    ("PUT", REF + "/tags/{key:path}"): Case("write", 200, V1 + "/tags/a/b", {"value": "v"}),
+    ("DELETE", REF + "/tags/{key:path}"): Case(
+        "write", 204, V1 + "/tags/k", prepare=lambda sdk: sdk.set_tag("churn/1", "k", "v")
+    ),
+    ("GET", REF + "/manifest"): Case("read", 200, V1 + "/manifest"),
+    ("GET", REF + "/chunks/{digest}"): Case("read", 200, V1 + "/chunks/{chunk}"),
+    ("GET", REF + "/files/{path:path}"): Case("read", 200, V1 + "/files/config.json"),
+    ("HEAD", REF + "/files/{path:path}"): Case("read", 200, V1 + "/files/config.json"),
+    ("GET", NAME + "/aliases/{alias}"): Case("read", 200, MODELS + "/churn/aliases/champion"),
+    ("PUT", NAME + "/aliases/{alias}"): Case("write", 200, MODELS + "/churn/aliases/best", {"version": 1}),
+    ("DELETE", NAME + "/aliases/{alias}"): Case(
+        "write",
+        204,
+        MODELS + "/churn/aliases/temp",
+        prepare=lambda sdk: sdk.set_alias("churn", "temp", 1),
+    ),
+    ("GET", NAME + "/aliases/{alias}/history"): Case("read", 200, MODELS + "/churn/aliases/champion/history"),
+    ("POST", "/api/v1/search/versions"): Case(
+        "read", 200, "/api/v1/search/versions", {"filter": "metrics.auc > 0"}
+    ),
+    ("POST", "/api/v1/search/models"): Case("read", 200, "/api/v1/search/models", {}),
+    ("POST", "/api/v1/chunks/missing"): Case(
+        "write", 200, "/api/v1/chunks/missing", {"digests": ["{chunk}"]}
+    ),
+    ("PUT", "/api/v1/chunks/{digest}"): Case("write", 200, "/api/v1/chunks/{chunk}", content="chunk"),
+    ("POST", "/api/v1/files/known"): Case("write", 200, "/api/v1/files/known", {"digests": ["{file}"]}),
+    ("POST", "/api/v1/tokens"): Case("admin", 201, "/api/v1/tokens", {"name": "api-made", "role": "viewer"}),
+    ("GET", "/api/v1/tokens"): Case("admin", 200, "/api/v1/tokens"),
+    ("DELETE", "/api/v1/tokens/{name}"): Case(
+        "admin", 200, "/api/v1/tokens/temp", prepare=lambda sdk: sdk.create_token("temp", role="viewer")
+    ),
+    ("GET", "/healthz"): Case("public", 200, "/healthz"),
+    ("GET", "/readyz"): Case("public", 200, "/readyz"),
+    ("GET", "/metrics"): Case("public", 200, "/metrics"),
+    ("GET", "/api/v1/openapi.json"): Case("public", 200, "/api/v1/openapi.json"),
+    ("HEAD", "/api/v1/openapi.json"): Case("public", 200, "/api/v1/openapi.json"),
+    ("GET", "/docs"): Case("public", 200, "/docs"),
+    ("HEAD", "/docs"): Case("public", 200, "/docs"),
+}
+
+
+def route_table(app: FastAPI) -> set[tuple[str, str]]:
+    return {(method, route.path) for route in _flatten(app.routes) for method in route.methods or ()}
+
+
+def _flatten(routes: Iterable[Any]) -> Iterator[Any]:
+    for route in routes:
+        included = getattr(route, "original_router", None)  # FastAPI keeps an included router whole
+        if included is not None:
+            yield from _flatten(included.routes)
+        elif getattr(route, "methods", None):
+            yield route
+
+
+def test_the_matrix_covers_every_route(client: TestClient) -> None:
+    table = route_table(client.app)  # type: ignore[arg-type]
+    assert table - MATRIX.keys() == set(), "routes without an auth matrix entry"
+    assert MATRIX.keys() - table == set(), "matrix entries for routes that do not exist"
+
+
+def test_auth_matrix(client: TestClient, embedded: Client, seeded: ModelVersion, secrets: Secrets) -> None:
+    values = _values(client, secrets["admin"], seeded)
+    wrong: list[str] = []
+    for (method, template), case in MATRIX.items():
+        for caller in CALLERS:
+            allowed = caller in ALLOWED[case.access]
+            if allowed and case.prepare is not None:
+                case.prepare(embedded)
+            headers = {} if caller == "none" else bearer(secrets[caller])
+            response = _call(client, method, case, values, headers)
+            expected = case.success if allowed else 401 if caller in ("none", "revoked", "expired") else 403
+            if response.status_code != expected:
+                wrong.append(f"{method} {template} as {caller}: {response.status_code} ≠ {expected}")
+            elif not allowed and method != "HEAD":  # a HEAD answer has no body to check
+                code = "AUTHENTICATION_REQUIRED" if expected == 401 else "PERMISSION_DENIED"
+                assert_error(response, expected, code)
+    assert wrong == []
+
+
+def _values(client: TestClient, admin: str, seeded: ModelVersion) -> dict[str, Any]:
+    document = client.get(V1 + "/manifest", headers=bearer(admin)).json()["manifest"]
+    chunk = document["files"][0]["chunks"][0][0]
+    data = client.get(f"{V1}/chunks/{chunk}", headers=bearer(admin)).content
+    return {"chunk": chunk, "file": seeded.files[0].digest, "bytes": data, "manifest": document}
+
+
+def _call(
+    client: TestClient, method: str, case: Case, values: dict[str, Any], headers: dict[str, str]
+) -> Any:
+    url = case.url.replace("{chunk}", values["chunk"])
+    body = case.json
+    if body == "manifest":
+        body = {"manifest": values["manifest"]}
+    elif isinstance(body, dict) and "digests" in body:
+        body = {"digests": [values["chunk"] if d == "{chunk}" else values["file"] for d in body["digests"]]}
+    content = values["bytes"] if case.content == "chunk" else None
+    return client.request(method, url, json=body, content=content, headers=headers)
+
+
+def test_anonymous_mode_lasts_only_while_no_token_exists(client: TestClient, seeded: ModelVersion) -> None:
+    change = client.put(MODELS + "/churn/aliases/best", json={"version": 1})
+    assert change.status_code == 200 and change.json()["set_by"] == "anonymous"
+    created = client.post("/api/v1/tokens", json={"name": "first", "role": "admin"})
+    assert created.status_code == 201
+    secret = created.json()["secret"]
+    assert secret.startswith("mrt_")
+    # The first token closes anonymous access at once (a "no tokens" answer is never cached).
+    assert_error(client.get(MODELS), 401, "AUTHENTICATION_REQUIRED")
+    assert client.get(MODELS, headers=bearer(secret)).status_code == 200
+    assert client.delete("/api/v1/tokens/first", headers=bearer(secret)).json() == {"revoked": 1}
+    assert_error(client.get(MODELS, headers=bearer(secret)), 401, "AUTHENTICATION_REQUIRED")
+
+
+ANY_ADDRESS = "0.0.0.0"  # noqa: S104 - not bound: only the app's anonymous policy for such a server
+
+
+@pytest.mark.parametrize(("insecure", "status"), [(False, 401), (True, 200)])
+def test_anonymous_access_is_for_loopback_or_insecure_servers(
+    make_app: Callable[..., FastAPI], insecure: bool, status: int
+) -> None:
+    with TestClient(make_app(host=ANY_ADDRESS, insecure=insecure)) as test_client:
+        assert test_client.get(MODELS).status_code == status
+        assert test_client.get("/healthz").status_code == 200
+
+
+def test_the_actor_is_the_token(client: TestClient, seeded: ModelVersion, secrets: Secrets) -> None:
+    change = client.put(
+        MODELS + "/churn/aliases/best", json={"version": 1}, headers=bearer(secrets["contributor"])
+    )
+    assert change.json()["set_by"] == "token:contributor"
+    denied = assert_error(client.delete(V1, headers=bearer(secrets["contributor"])), 403, "PERMISSION_DENIED")
+    assert denied["details"] == {"permission": "version:delete", "role": "contributor"}

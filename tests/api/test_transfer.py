@@ -1,0 +1,129 @@
+"""The push and pull protocol over HTTP: verified chunk uploads, all-or-nothing commits, idempotency."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from modelreg.types import ModelVersion
+from tests.api.conftest import assert_error, sha256
+
+VERSIONS = "/api/v1/models/{name}/versions"
+
+
+def manifest(*files: tuple[str, list[bytes]]) -> dict[str, Any]:
+    """A manifest document for files given as (path, chunks)."""
+    entries = [
+        {
+            "path": path,
+            "size": sum(len(chunk) for chunk in chunks),
+            "digest": sha256(b"".join(chunks)),
+            "chunks": [[sha256(chunk), len(chunk)] for chunk in chunks],
+        }
+        for path, chunks in files
+    ]
+    return {"schema": 1, "files": sorted(entries, key=lambda entry: entry["path"])}
+
+
+def put(client: TestClient, data: bytes) -> int:
+    return client.put(f"/api/v1/chunks/{sha256(data)}", content=data).status_code
+
+
+def test_a_chunk_that_does_not_match_its_digest_is_422_and_not_stored(client: TestClient) -> None:
+    claimed, sent = b"what the digest names", b"what was sent instead"
+    response = client.put(f"/api/v1/chunks/{sha256(claimed)}", content=sent)
+    assert_error(response, 422, "DIGEST_MISMATCH")
+    missing = client.post("/api/v1/chunks/missing", json={"digests": [sha256(claimed), sha256(sent)]})
+    assert missing.json() == {"missing": [sha256(claimed), sha256(sent)]}
+
+
+def test_chunk_put_is_idempotent(client: TestClient) -> None:
+    data = os.urandom(100_000)
+    first = client.put(f"/api/v1/chunks/{sha256(data)}", content=data)
+    assert first.status_code == 201 and first.json() == {"stored": True}
+    again = client.put(f"/api/v1/chunks/{sha256(data)}", content=data)
+    assert again.status_code == 200 and again.json() == {"stored": False}
+
+
+def test_a_commit_with_a_missing_chunk_is_404_and_creates_nothing(client: TestClient) -> None:
+    present, absent = b"present chunk", b"never uploaded"
+    assert put(client, present) == 201
+    body = {"manifest": manifest(("a.bin", [present, absent]))}
+    error = assert_error(client.post(VERSIONS.format(name="ghost"), json=body), 404, "CHUNK_NOT_FOUND")
+    assert error["details"]["missing"] == [sha256(absent)]
+    assert_error(client.get("/api/v1/models/ghost"), 404, "MODEL_NOT_FOUND")
+    assert client.post("/api/v1/search/versions", json={}).json()["items"] == []
+
+
+def test_push_and_pull_over_http(client: TestClient) -> None:
+    chunks = [os.urandom(50_000), os.urandom(30_000)]
+    files = manifest(("model/w.bin", chunks), ("readme.md", [b"# hi"]))
+    digests = [sha256(chunk) for chunk in [*chunks, b"# hi"]]
+    assert client.post("/api/v1/files/known", json={"digests": [files["files"][0]["digest"]]}).json() == {
+        "files": {}
+    }
+    assert client.post("/api/v1/chunks/missing", json={"digests": digests}).json() == {"missing": digests}
+    assert [put(client, chunk) for chunk in [*chunks, b"# hi"]] == [201, 201, 201]
+    body = {"manifest": files, "metrics": {"auc": 0.9}, "tags": {"team": "risk"}, "aliases": ["candidate"]}
+    created = client.post(VERSIONS.format(name="net"), json=body)
+    assert created.status_code == 201
+    version = created.json()
+    assert (version["version"], version["metrics"], version["aliases"]) == (1, {"auc": 0.9}, ["candidate"])
+
+    pulled = client.get("/api/v1/models/net/versions/@candidate/manifest").json()
+    assert pulled["version"] == version and pulled["manifest"]["files"][0]["path"] == "model/w.bin"
+    for chunk in chunks:
+        response = client.get(f"/api/v1/models/net/versions/1/chunks/{sha256(chunk)}")
+        assert response.content == chunk and response.headers["etag"] == f'"{sha256(chunk)[7:]}"'
+        assert response.headers["content-type"] == "application/octet-stream"
+    assert client.get("/api/v1/models/net/versions/1/files/model/w.bin").content == b"".join(chunks)
+    # A chunk is only readable through a version that holds it.
+    assert put(client, b"stray") == 201
+    assert_error(
+        client.get(f"/api/v1/models/net/versions/1/chunks/{sha256(b'stray')}"), 404, "CHUNK_NOT_FOUND"
+    )
+
+
+def test_idempotent_commit(client: TestClient) -> None:
+    data = os.urandom(10_000)
+    assert put(client, data) == 201
+    body = {"manifest": manifest(("w.bin", [data])), "params": {"lr": "0.1"}}
+    key = {"Idempotency-Key": "push-7f3a"}
+    first = client.post(VERSIONS.format(name="retry"), json=body, headers=key)
+    again = client.post(VERSIONS.format(name="retry"), json=body, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and first.json()["version"] == 1
+    listing = client.get(VERSIONS.format(name="retry")).json()
+    assert [item["version"] for item in listing["items"]] == [1]
+    changed = {**body, "params": {"lr": "0.2"}}
+    response = client.post(VERSIONS.format(name="retry"), json=changed, headers=key)
+    assert_error(response, 409, "IDEMPOTENCY_KEY_REUSED")
+    without_key = client.post(VERSIONS.format(name="retry"), json=body)
+    assert without_key.json()["version"] == 2
+
+
+def test_dedup_and_request_metrics(client: TestClient, seeded: ModelVersion) -> None:
+    weights = next(entry for entry in seeded.files if entry.path == "weights.bin")
+    known = client.post("/api/v1/files/known", json={"digests": [weights.digest]}).json()["files"]
+    chunk_list = known[weights.digest]
+    assert sum(size for _, size in chunk_list) == weights.size
+    missing = client.post("/api/v1/chunks/missing", json={"digests": [chunk_list[0][0], sha256(b"new")]})
+    assert missing.json() == {"missing": [sha256(b"new")]}
+
+    text = client.get("/metrics").text
+    assert _sample(text, 'modelreg_dedup_bytes_total{answer="known_files"}') == weights.size
+    assert _sample(text, 'modelreg_dedup_chunks_total{answer="known_files"}') == len(chunk_list)
+    assert _sample(text, 'modelreg_dedup_chunks_total{answer="missing_chunks"}') == 1
+    route = 'method="POST",route="/api/v1/chunks/missing",status="200"'
+    assert _sample(text, f"modelreg_http_requests_total{{{route}}}") == 1
+    assert _sample(text, f"modelreg_http_request_duration_seconds_count{{{route}}}") == 1
+    assert _sample(text, 'modelreg_http_sent_bytes_total{route="/api/v1/files/known"}') > 0
+
+
+def _sample(text: str, series: str) -> float:
+    matched = re.search(rf"^{re.escape(series)} (\S+)$", text, re.MULTILINE)
+    assert matched is not None, f"{series} not in /metrics"
+    return float(matched.group(1))
