@@ -65,7 +65,12 @@ def connect(
     metadata, chunks = open_stores(location, storage=storage or settings.storage)
     cache_root = cache_dir if cache_dir is not None else settings.cache_dir
     # Embedded use: the local user owns the files anyway, so it acts as admin.
-    registry = Registry(metadata, chunks, actor=Actor(actor or settings.actor or _os_user(), role="admin"))
+    registry = Registry(
+        metadata,
+        chunks,
+        actor=Actor(actor or settings.actor or _os_user(), role="admin"),
+        verify_file_digests=False,  # this process hashed the files itself (see Registry)
+    )
     return Client(
         registry,
         cache=ChunkCache(cache_root) if cache_root is not None else None,

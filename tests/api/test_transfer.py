@@ -127,3 +127,19 @@ def _sample(text: str, series: str) -> float:
     matched = re.search(rf"^{re.escape(series)} (\S+)$", text, re.MULTILINE)
     assert matched is not None, f"{series} not in /metrics"
     return float(matched.group(1))
+
+
+def test_a_commit_claiming_a_false_file_digest_is_refused_and_poisons_nothing(client: TestClient) -> None:
+    """A client cannot bind existing chunks to a digest they do not hash to: later pushes of the real
+    content with that digest would otherwise trust the forged chunk list."""
+    chunk = os.urandom(1000)
+    assert put(client, chunk) == 201
+    forged = manifest(("model.bin", [chunk]))
+    real_digest = forged["files"][0]["digest"]
+    forged["files"][0]["digest"] = sha256(b"some other content of the same size")
+    response = client.post(VERSIONS.format(name="m"), json={"manifest": forged})
+    assert_error(response, 422, "DIGEST_MISMATCH")
+    assert "model.bin" in response.json()["error"]["message"]
+    known = client.post("/api/v1/files/known", json={"digests": [forged["files"][0]["digest"], real_digest]})
+    assert known.json() == {"files": {}}
+    assert_error(client.get("/api/v1/models/m"), 404, "MODEL_NOT_FOUND")

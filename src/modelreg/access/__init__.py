@@ -45,7 +45,7 @@ ROLES: dict[str, frozenset[Permission]] = {
 
 
 def check_role(role: object) -> str:
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise InvalidInput(f"invalid role {str(role)[:40]!r}: expected one of {', '.join(ROLES)}")
     return str(role)
 

@@ -7,13 +7,22 @@ its metadata, aliases and audit event written, and all of it commits together.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from modelreg.access import Permission
 from modelreg.digest import sha256_bytes
-from modelreg.errors import ChunkNotFound, EmptyModel, IdempotencyKeyReused, InvalidInput, VersionDeleted
+from modelreg.errors import (
+    ChunkNotFound,
+    DigestMismatch,
+    EmptyModel,
+    IdempotencyKeyReused,
+    InvalidInput,
+    VersionDeleted,
+)
 from modelreg.metadata.protocol import MetadataSession, NewFile, NewVersion
 from modelreg.registry import audit
 from modelreg.registry.lineage import check_lineage, check_signature
@@ -35,7 +44,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Publication"]
 
-_MAX_IDEMPOTENCY_KEY = 128
+# Printable ASCII, so the same keys work as HTTP header values and embedded.
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +84,11 @@ class Publication:
         if not manifest.files:
             raise EmptyModel(f"nothing to push for {name!r}: the version holds no files")
         if idempotency_key is not None and (
-            not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= _MAX_IDEMPOTENCY_KEY
+            not isinstance(idempotency_key, str) or not _IDEMPOTENCY_KEY.fullmatch(idempotency_key)
         ):
-            raise InvalidInput(f"invalid idempotency key: expected 1-{_MAX_IDEMPOTENCY_KEY} characters")
+            raise InvalidInput(
+                "invalid idempotency key: expected 1-128 printable ASCII characters, no spaces"
+            )
         return cls(
             registry=registry,
             name=check_model_name(name),
@@ -117,6 +129,8 @@ class Publication:
             return replay
         contents = self._new_contents()
         self._check_chunks_stored(contents)
+        if self.registry.verify_file_digests:
+            self._check_file_digests(contents)
         registry = self.registry
         with registry.metadata.session(write=True) as session:
             replay = self._replay(session)
@@ -198,6 +212,19 @@ class Publication:
             if self.registry.chunks.size(digest) != size:
                 raise InvalidInput(
                     f"chunk {digest} is stored with another size than the manifest says ({size})"
+                )
+
+    def _check_file_digests(self, contents: list[FileRecord]) -> None:
+        """Each new file's chunks, read back (each verified by the store), must hash to its claimed digest."""
+        for record in contents:
+            hasher = hashlib.sha256()
+            for chunk in record.chunks:
+                hasher.update(self.registry.chunks.get(chunk.digest))
+            if "sha256:" + hasher.hexdigest() != record.digest:
+                raise DigestMismatch(
+                    f"file {record.path!r}: its chunks hash to sha256:{hasher.hexdigest()}, "
+                    f"not to the claimed {record.digest}",
+                    details={"path": record.path},
                 )
 
     def _parent_ids(self, session: MetadataSession) -> list[int]:

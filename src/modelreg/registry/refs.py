@@ -16,10 +16,10 @@ from modelreg.digest import Digest, parse_digest
 from modelreg.errors import InvalidDigest, InvalidInput, InvalidReference
 from modelreg.registry.names import check_alias, check_model_name
 
-__all__ = ["Ref", "parse_ref"]
+__all__ = ["MAX_VERSION", "Ref", "parse_ref"]
 
 _VERSION = re.compile(r"[1-9][0-9]{0,9}")
-_MAX_VERSION = 2**31 - 1
+MAX_VERSION = 2**31 - 1  # version numbers are 32-bit integers in both databases
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,7 @@ def _parse_body(body: str) -> Ref:
         name, _, number = body.partition("/")
         if number == "latest":
             return Ref(check_model_name(name))
-        if not _VERSION.fullmatch(number) or int(number) > _MAX_VERSION:
+        if not _VERSION.fullmatch(number) or int(number) > MAX_VERSION:
             raise InvalidReference(_message(body))
         return Ref(check_model_name(name), version=int(number))
     return Ref(check_model_name(body))

@@ -43,7 +43,7 @@ from modelreg.registry.names import (
 )
 from modelreg.registry.paging import check_limit, decode_token, encode_token
 from modelreg.registry.publish import Publication
-from modelreg.registry.refs import Ref, parse_ref
+from modelreg.registry.refs import MAX_VERSION, Ref, parse_ref
 from modelreg.registry.tokens import check_token_name
 from modelreg.types import AliasChange, Model, ModelVersion, Page, StageChange, Token
 
@@ -60,15 +60,38 @@ def utc_now() -> datetime:
 
 class Registry:
     def __init__(
-        self, metadata: MetadataStore, chunks: ChunkStore, *, actor: Actor, clock: Clock = utc_now
+        self,
+        metadata: MetadataStore,
+        chunks: ChunkStore,
+        *,
+        actor: Actor,
+        clock: Clock = utc_now,
+        verify_file_digests: bool = True,
     ) -> None:
+        """``verify_file_digests``: re-hash new files' chunks at commit to check the whole-file digests a
+        client claims (a wrong one would poison the known-files table). Only the embedded SDK turns it off:
+        there the client is this process, which computed the digests itself and can write the store anyway.
+        """
         self.metadata = metadata
         self.chunks = chunks
         self.actor = actor
+        self.verify_file_digests = verify_file_digests
         self._clock = clock
 
     def as_actor(self, actor: Actor) -> Registry:
-        return Registry(self.metadata, self.chunks, actor=actor, clock=self._clock)
+        return Registry(
+            self.metadata,
+            self.chunks,
+            actor=actor,
+            clock=self._clock,
+            verify_file_digests=self.verify_file_digests,
+        )
+
+    def check_ready(self) -> None:
+        """Raise ``StorageUnavailable`` unless the database answers a query and the chunk store a call."""
+        with self.metadata.session() as session:
+            session.model_id("readiness-probe")
+        self.chunks.exists(parse_digest("sha256:" + "0" * 64))
 
     # Transfer: what the client needs to push and pull ------------------------------------------------------
     def missing_chunks(self, digests: Sequence[str]) -> list[str]:
@@ -213,8 +236,10 @@ class Registry:
         self.actor.require(Permission.ALIAS_WRITE)
         check_model_name(name)
         check_alias(alias)
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise InvalidInput(f"invalid version {version!r}: expected a positive integer")
+        if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_VERSION:
+            raise InvalidInput(
+                f"invalid version {str(version)[:40]!r}: expected an integer from 1 to {MAX_VERSION}"
+            )
         with self.metadata.session(write=True) as session:
             model_id = self._model_id(session, name, lock=True)
             now = self._now(session.alias_since(model_id, alias))

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from modelreg.api.responses import ERRORS, answers
 from modelreg.digest import Digest
 from modelreg.errors import ModelregError, StorageUnavailable
-from modelreg.registry import tokens
 from modelreg.registry.service import Registry
 
 __all__ = ["router"]
@@ -32,8 +29,7 @@ def readyz(request: Request) -> Response:
     """Ready to serve: a database query and a chunk-store call both succeeded; else 503."""
     registry: Registry = request.app.state.registry
     try:
-        tokens.has_active_tokens(registry.metadata, now=datetime.now(UTC))
-        registry.chunks.exists(_PROBE)
+        registry.check_ready()
     except ModelregError:
         raise
     except Exception as error:  # a backend bug must still read as "not ready", not as a crash
