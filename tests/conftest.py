@@ -9,8 +9,11 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -133,3 +136,66 @@ def model_dir(tmp_path: Path) -> Path:
 def tree_bytes(root: Path) -> dict[str, bytes]:
     """Every file under ``root`` by relative path, for comparing a pull with what was pushed."""
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# S3: one moto server (an S3-protocol server) per test session, on loopback, and a fresh bucket per test.
+# A child process rather than moto's in-process thread: its threads then neither compete with the tests for
+# the GIL nor run under pytest's warnings-as-errors, and it exits when its stdin closes, even if we die.
+_MOTO_SERVER = """
+import sys
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+print(server.get_host_and_port()[1], flush=True)
+sys.stdin.read()
+server.stop()
+"""
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``http://127.0.0.1:<port>`` of this session's S3 server (one per xdist worker); its log is kept."""
+    log = tmp_path_factory.mktemp("moto") / "server.log"
+    with log.open("w") as stderr:
+        server = subprocess.Popen(
+            [sys.executable, "-c", _MOTO_SERVER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+    assert server.stdin is not None and server.stdout is not None
+    try:
+        port = server.stdout.readline().strip()
+        if not port.isdigit():
+            pytest.fail(f"the moto S3 server did not start:\n{log.read_text()}")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stdin.close()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        server.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def s3_client(s3_endpoint: str) -> Any:
+    """An S3 client for that server, built as ``open_chunk_store`` builds one, with dummy credentials."""
+    import boto3
+
+    from modelreg.blobs.s3 import make_client
+
+    credentials = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    return make_client(endpoint_url=s3_endpoint, session=credentials)
+
+
+@pytest.fixture
+def s3_bucket(s3_client: Any) -> str:
+    """A new, empty bucket on the session's S3 server."""
+    name = f"modelreg-test-{secrets.token_hex(6)}"
+    s3_client.create_bucket(Bucket=name)
+    return name

@@ -23,18 +23,39 @@ __all__ = ["connect", "open_chunk_store", "open_stores"]
 _DATABASE_SCHEMES = ("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")
 
 
-def open_chunk_store(url: str) -> ChunkStore:
-    """``file:///abs/path`` (or a plain path) or ``memory://``."""
+def open_chunk_store(url: str, *, settings: Settings | None = None) -> ChunkStore:
+    """``file:///abs/path`` (or a plain path), ``s3://bucket/prefix`` or ``memory://``.
+
+    An ``s3://`` store takes its endpoint and region from ``settings`` (``MODELREG_S3_*``) and its
+    credentials from the standard AWS chain.
+    """
     if url == "memory://":
         return MemoryChunkStore()
+    if url.startswith("s3://"):
+        return _open_s3(url, settings or Settings())
     if url.startswith("file://"):
         parsed = urlparse(url)
         if parsed.netloc not in ("", "localhost"):
             raise InvalidInput(f"invalid storage URL {url!r}: file URLs take no host (file:///abs/path)")
         return FileChunkStore(Path(unquote(parsed.path)))
     if "://" in url:
-        raise InvalidInput(f"unsupported storage URL {url!r}: use file:///path or memory://")
+        raise InvalidInput(
+            f"unsupported storage URL {url!r}: use file:///path, s3://bucket/prefix or memory://"
+        )
     return FileChunkStore(Path(url).resolve())
+
+
+def _open_s3(url: str, settings: Settings) -> ChunkStore:
+    # Imported here: boto3 and an S3 client take ~0.4 s to load; boto3 is an optional extra (modelreg[s3]).
+    try:
+        from modelreg.blobs import s3  # noqa: PLC0415
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("boto3", "botocore"):
+            raise
+        raise InvalidInput(f"storage URL {url!r} needs boto3: pip install 'modelreg[s3]'") from exc
+    bucket, prefix = s3.parse_s3_url(url)
+    client = s3.make_client(endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
+    return s3.S3ChunkStore(bucket, prefix, client=client)
 
 
 def connect(
@@ -70,6 +91,7 @@ def connect(
         chunks,
         actor=Actor(actor or settings.actor or _os_user(), role="admin"),
         verify_file_digests=False,  # this process hashed the files itself (see Registry)
+        gc_grace_seconds=settings.gc_grace_seconds,
     )
     return Client(
         registry,

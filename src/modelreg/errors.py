@@ -32,7 +32,9 @@
     ├── PayloadTooLarge (413, exit 2)
     ├── AuthenticationRequired (401, exit 6)
     ├── PermissionDenied (403, exit 6)
-    └── StorageUnavailable (503, exit 7)   "chunk store unavailable: …" (retryable)
+    ├── StorageUnavailable (503, exit 7)   "chunk store unavailable: …" (retryable)
+    └── ChunkBeingCollected (503, exit 7)  "2 chunk(s) of this version are being garbage collected: …"
+                                           (retryable after uploading them again)
 
 Every class has a class-level ``code``; ``ModelregError.from_code`` rebuilds the right class from a wire
 error so the HTTP SDK raises exactly what the embedded one does.
@@ -45,6 +47,7 @@ from typing import Any, ClassVar
 __all__ = [
     "AliasNotFound",
     "AuthenticationRequired",
+    "ChunkBeingCollected",
     "ChunkNotFound",
     "Conflict",
     "CorruptFile",
@@ -260,6 +263,20 @@ class PermissionDenied(ModelregError):
 
 class StorageUnavailable(ModelregError):
     code = "STORAGE_UNAVAILABLE"
+    http_status = 503
+    exit_status = 7
+    retryable = True
+
+
+class ChunkBeingCollected(ModelregError):
+    """A commit referenced chunks that garbage collection is deleting (or has just deleted).
+
+    Nothing was registered. Retryable, but not by resending the same request: ask which chunks are missing,
+    upload them again, then commit again (``modelreg.transfer.push`` does this by itself).
+    Example: "2 chunk(s) of this version are being garbage collected: upload them again, then commit".
+    """
+
+    code = "CHUNK_BEING_COLLECTED"
     http_status = 503
     exit_status = 7
     retryable = True

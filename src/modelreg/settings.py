@@ -24,8 +24,20 @@ class Settings(BaseSettings):
     )
     storage: str | None = Field(
         None,
-        description="Chunk store URL: file:///path or memory://. Defaults to <registry dir>/chunks for a "
-        "directory or SQLite registry; required with PostgreSQL.",
+        description="Chunk store URL: file:///path, s3://bucket/prefix or memory://. Defaults to "
+        "<registry dir>/chunks for a directory or SQLite registry; required with PostgreSQL.",
+    )
+    s3_endpoint_url: str | None = Field(
+        None,
+        description="Endpoint of an S3-compatible server for s3:// storage (MinIO, Ceph, R2: e.g. "
+        "http://127.0.0.1:9000). Unset: AWS S3 (or AWS_ENDPOINT_URL). Credentials always come from the "
+        "standard AWS chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and ~/.aws, or the "
+        "instance or task role.",
+    )
+    s3_region: str | None = Field(
+        None,
+        description="AWS region of the s3:// storage bucket, e.g. eu-west-1. Unset: the standard AWS chain "
+        "(AWS_DEFAULT_REGION, the profile in ~/.aws/config); unset everywhere, us-east-1.",
     )
     cache_dir: Path | None = Field(
         None,
@@ -44,6 +56,14 @@ class Settings(BaseSettings):
     )
     workers: int = Field(
         8, ge=1, le=64, description="Parallel chunk hashing/transfer threads per push or pull."
+    )
+    gc_grace_seconds: float = Field(
+        24 * 3600.0,
+        ge=0,
+        le=1e9,
+        description="Garbage collection keeps a chunk no version references for this long after it was "
+        "written or after a client was told it is present (uploads whose commit is still to come). "
+        "Longer than your slowest push; applies to the registry this process opens or serves.",
     )
 
     # The server (`modelreg serve`). -------------------------------------------------------------------------

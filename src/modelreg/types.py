@@ -16,6 +16,7 @@ __all__ = [
     "AliasChange",
     "Dataset",
     "FileEntry",
+    "GcReport",
     "Lineage",
     "Model",
     "ModelVersion",
@@ -220,3 +221,28 @@ class Token(_Serialisable):
     @property
     def actor(self) -> str:
         return f"token:{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class GcReport(_Serialisable):
+    """What a garbage collection of the chunk store found and, when ``applied``, deleted.
+
+    Every stored chunk is either ``referenced`` by a version, ``protected`` (unreferenced, but a client was
+    told in the last ``grace_seconds`` that it is present, or it was written less than that long ago: an
+    upload in flight), or ``reclaimable``. ``missing_chunks`` counts chunks a version references that the
+    store lacks: lost data, which should always be 0. Bytes are stored chunk sizes. ``mark_seconds`` covers
+    listing the store and deciding; ``sweep_seconds`` the deletions (0 on a dry run).
+    """
+
+    applied: bool
+    grace_seconds: float
+    scanned_chunks: int
+    referenced_chunks: int
+    protected_chunks: int
+    reclaimable_chunks: int
+    reclaimable_bytes: int
+    deleted_chunks: int
+    deleted_bytes: int
+    missing_chunks: int
+    mark_seconds: float
+    sweep_seconds: float

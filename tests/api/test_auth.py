@@ -5,7 +5,8 @@ left behind by a removed route) fails ``test_the_matrix_covers_every_route``.
 
 Callers: no token, viewer, contributor, admin, a revoked token, an expired token. Access classes follow the
 roles (modelreg.access): ``read`` needs model:read / version:pull (viewer and up), ``write`` needs a
-contributor permission, ``admin`` needs token:admin or version:delete, ``public`` needs nothing.
+contributor permission, ``admin`` needs token:admin, version:delete or storage:admin, ``public`` needs
+nothing.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("DELETE", "/api/v1/tokens/{name}"): Case(
         "admin", 200, "/api/v1/tokens/temp", prepare=lambda sdk: sdk.create_token("temp", role="viewer")
     ),
+    ("POST", "/api/v1/admin/gc"): Case("admin", 200, "/api/v1/admin/gc", {"apply": False}),
     ("GET", "/healthz"): Case("public", 200, "/healthz"),
     ("GET", "/readyz"): Case("public", 200, "/readyz"),
     ("GET", "/metrics"): Case("public", 200, "/metrics"),

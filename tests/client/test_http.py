@@ -262,3 +262,47 @@ def test_invalid_urls_and_tokens_are_refused_up_front() -> None:
             HttpBackend(url)
     with pytest.raises(errors.InvalidInput, match="invalid token"):
         HttpBackend("http://host", token="mrt_\nx")
+
+
+def test_a_commit_refused_for_garbage_collection_is_not_resent_blindly() -> None:
+    # 503 like an outage, but resending cannot help: the chunks must be uploaded again first (push does).
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return error(503, "CHUNK_BEING_COLLECTED", "1 chunk(s) of this version are being garbage collected")
+
+    with pytest.raises(errors.ChunkBeingCollected):
+        backend(handler, retries=3).commit_version("m", MANIFEST)
+    assert len(calls) == 1
+
+
+def test_garbage_collection_posts_apply_and_retries_only_a_dry_run() -> None:
+    report = {
+        "applied": True,
+        "grace_seconds": 86400.0,
+        "scanned_chunks": 5,
+        "referenced_chunks": 3,
+        "protected_chunks": 0,
+        "reclaimable_chunks": 2,
+        "reclaimable_bytes": 2048,
+        "deleted_chunks": 2,
+        "deleted_bytes": 2048,
+        "missing_chunks": 0,
+        "mark_seconds": 0.5,
+        "sweep_seconds": 0.25,
+    }
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(json.loads(request.content))
+        if len(calls) % 2:
+            raise httpx.ReadError("connection reset by peer")
+        return httpx.Response(200, json={**report, "applied": calls[-1]["apply"]})
+
+    assert backend(handler).collect_garbage().to_dict() == {**report, "applied": False}
+    assert calls == [{"apply": False}, {"apply": False}]  # a dry run is a read: resent after a lost answer
+    calls.clear()
+    with pytest.raises(errors.StorageUnavailable):
+        backend(handler).collect_garbage(apply=True)  # a sweep may have run: not started a second time
+    assert calls == [{"apply": True}]

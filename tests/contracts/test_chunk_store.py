@@ -1,8 +1,8 @@
 """The chunk store conformance suite: what every ``ChunkStore`` backend must do, run against each of them.
 
-To add a backend (S3), write a factory returning a ``Backend`` (the store, plus how to damage a stored
-chunk the way a bad disk or a tampering operator would) and list it in ``BACKENDS``. A factory may ask
-``request.getfixturevalue`` for a server fixture.
+To add a backend, write a factory returning a ``Backend`` (the store, plus how to damage a stored chunk the
+way a bad disk or a tampering operator would) and list it in ``BACKENDS``. A factory may ask
+``request.getfixturevalue`` for a server fixture, as S3's does for the session's moto server.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import pytest
 from modelreg.blobs.file import FileChunkStore
 from modelreg.blobs.memory import MemoryChunkStore
 from modelreg.blobs.protocol import ChunkStore
+from modelreg.blobs.s3 import S3ChunkStore
 from modelreg.digest import Digest, sha256_bytes
 from modelreg.errors import ChunkNotFound, DigestMismatch, InvalidDigest
 
@@ -50,7 +52,26 @@ def _file(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     return Backend(store, corrupt)
 
 
-BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], Backend]] = {"memory": _memory, "file": _file}
+def _s3(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    client = request.getfixturevalue("s3_client")
+    bucket: str = request.getfixturevalue("s3_bucket")
+    store = S3ChunkStore(bucket, "registry/chunks", client=client)
+
+    def corrupt(digest: Digest) -> None:
+        hex_ = digest.removeprefix("sha256:")
+        key = f"registry/chunks/sha256/{hex_[:2]}/{hex_}"
+        damaged = bytearray(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+        damaged[len(damaged) // 2] ^= 0x01
+        client.put_object(Bucket=bucket, Key=key, Body=bytes(damaged))  # no checksum: S3 takes it as is
+
+    return Backend(store, corrupt)
+
+
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], Backend]] = {
+    "memory": _memory,
+    "file": _file,
+    "s3": _s3,
+}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
@@ -139,6 +160,19 @@ def test_missing_is_the_subset_not_stored(chunk_store: ChunkStore) -> None:
     assert chunk_store.missing(asked) == {d for d, _ in absent}
     assert chunk_store.missing([]) == set()
     assert chunk_store.missing(d for d, _ in stored) == set()  # any iterable, even a generator
+
+
+def test_modified_is_when_the_chunk_was_first_written(chunk_store: ChunkStore) -> None:
+    # Garbage collection's grace period reads it. Whole seconds: S3's Last-Modified has no finer grain.
+    digest, data = chunk(b"dated")
+    before = time.time()
+    chunk_store.put(digest, data)
+    written = chunk_store.modified(digest)
+    assert int(before) - 1 <= written <= time.time() + 1
+    assert chunk_store.put(digest, data) is False
+    assert chunk_store.modified(digest) == written  # an idempotent put is not a write
+    with pytest.raises(ChunkNotFound):
+        chunk_store.modified(chunk(b"never stored")[0])
 
 
 def test_delete_removes_and_reports_whether_it_existed(chunk_store: ChunkStore) -> None:

@@ -4,7 +4,7 @@ Checked once, inside each registry use case, for every surface (SDK, CLI, REST).
 
     viewer       model:read, version:pull
     contributor  viewer + alias:write, model:write, stage:write, version:create
-    admin        contributor + token:admin, version:delete
+    admin        contributor + storage:admin, token:admin, version:delete
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ class Permission(StrEnum):
     MODEL_READ = "model:read"
     MODEL_WRITE = "model:write"
     STAGE_WRITE = "stage:write"
+    STORAGE_ADMIN = "storage:admin"  # garbage collection of the chunk store
     TOKEN_ADMIN = "token:admin"  # noqa: S105 - a permission name, not a password
     VERSION_CREATE = "version:create"
     VERSION_DELETE = "version:delete"

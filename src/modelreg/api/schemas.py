@@ -23,6 +23,7 @@ __all__ = [
     "DescriptionBody",
     "DigestsBody",
     "ErrorResponse",
+    "GcBody",
     "ManifestBody",
     "SearchModelsBody",
     "SearchVersionsBody",
@@ -96,6 +97,10 @@ class SearchVersionsBody(SearchModelsBody):
 
 class DigestsBody(_Body):
     digests: list[StrictStr] = Field(description=f"At most {MAX_DIGESTS} sha256:<hex> digests.")
+
+
+class GcBody(_Body):
+    apply: StrictBool = Field(False, description="Delete the reclaimable chunks; false: a dry run.")
 
 
 class TokenBody(_Body):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Iterator
 
 from modelreg.blobs import check_chunk
@@ -19,6 +20,7 @@ class MemoryChunkStore:
 
     def __init__(self) -> None:
         self._chunks: dict[Digest, bytes] = {}
+        self._written: dict[Digest, float] = {}  # digest → time.time() of its put
         self._lock = threading.Lock()
 
     def put(self, digest: Digest, data: bytes | memoryview) -> bool:
@@ -29,6 +31,7 @@ class MemoryChunkStore:
             if digest in self._chunks:
                 return False
             self._chunks[digest] = payload
+            self._written[digest] = time.time()
             return True
 
     def get(self, digest: Digest) -> bytes:
@@ -49,9 +52,18 @@ class MemoryChunkStore:
     def size(self, digest: Digest) -> int:
         return len(self._lookup(digest))
 
+    def modified(self, digest: Digest) -> float:
+        digest = parse_digest(digest)
+        with self._lock:
+            written = self._written.get(digest)
+        if written is None:
+            raise ChunkNotFound(f"chunk {digest} not found", details={"digest": digest})
+        return written
+
     def delete(self, digest: Digest) -> bool:
         digest = parse_digest(digest)
         with self._lock:
+            self._written.pop(digest, None)
             return self._chunks.pop(digest, None) is not None
 
     def iter(self) -> Iterator[Digest]:

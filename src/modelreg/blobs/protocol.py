@@ -50,6 +50,15 @@ class ChunkStore(Protocol):
         """Stored size in bytes. Raises ``ChunkNotFound`` or ``StorageUnavailable``."""
         ...
 
+    def modified(self, digest: Digest) -> float:
+        """When the stored object was written, in seconds since the epoch (a ``put`` of a chunk that is
+        already stored does not change it). Garbage collection never deletes a chunk written less than its
+        grace period ago: that covers uploads whose commit is still to come.
+
+        Raises ``ChunkNotFound`` or ``StorageUnavailable``.
+        """
+        ...
+
     def delete(self, digest: Digest) -> bool:
         """Remove the chunk; True if it existed. Only garbage collection calls this."""
         ...

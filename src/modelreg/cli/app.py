@@ -15,7 +15,7 @@ import typer
 from typer._click.exceptions import NoArgsIsHelpError  # typer vendors click; this class is not re-exported
 
 from modelreg import __version__
-from modelreg.cli import aliases, annotate, browse, lifecycle, serve, tokens, transfer
+from modelreg.cli import aliases, annotate, browse, lifecycle, serve, storage, tokens, transfer
 from modelreg.cli.output import print_error
 from modelreg.cli.params import JsonFlag
 from modelreg.cli.session import DEFAULT_REGISTRY, Session
@@ -46,6 +46,7 @@ app.command(rich_help_panel=_CHANGE)(lifecycle.delete)
 _SERVER = "Server"
 app.command(rich_help_panel=_SERVER)(serve.serve)
 app.add_typer(tokens.app, name="token", rich_help_panel=_SERVER)
+app.command(rich_help_panel=_SERVER)(storage.gc)
 
 
 def _print_version(value: bool) -> None:

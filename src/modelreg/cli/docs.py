@@ -35,7 +35,7 @@ EXIT_MEANINGS: dict[int, str] = {
     4: "conflict with the current state: e.g. the destination exists, or the version is deleted",
     5: "integrity failure: stored or transferred bytes do not match their sha256",
     6: "authentication required, or permission denied",
-    7: "storage unavailable (retryable)",
+    7: "storage unavailable, or chunks being garbage collected (retryable: run the command again)",
     130: "interrupted (Ctrl-C)",
 }
 

@@ -43,7 +43,7 @@ def delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     json_output: JsonFlag = False,
 ) -> None:
-    """Delete a version. Its number is never reused; its unshared chunks go at the next garbage collection.
+    """Delete a version (soft: its number is never reused, its metadata and files are kept).
 
     REF is resolved first and the confirmation names the exact version (and digest) that will be deleted.
     """

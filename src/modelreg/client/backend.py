@@ -12,7 +12,7 @@ from typing import Protocol
 
 from modelreg.transfer.pull import PullBackend
 from modelreg.transfer.push import PushBackend
-from modelreg.types import AliasChange, Model, ModelVersion, Page, StageChange, Token
+from modelreg.types import AliasChange, GcReport, Model, ModelVersion, Page, StageChange, Token
 
 __all__ = ["Backend"]
 
@@ -53,3 +53,4 @@ class Backend(PushBackend, PullBackend, Protocol):
     def create_token(self, name: str, *, role: str, expires_at: datetime | None = None) -> Token: ...
     def list_tokens(self) -> list[Token]: ...
     def revoke_token(self, name: str) -> int: ...
+    def collect_garbage(self, *, apply: bool = False) -> GcReport: ...

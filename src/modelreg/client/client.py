@@ -22,6 +22,7 @@ from modelreg.transfer.cache import ChunkCache
 from modelreg.transfer.push import Progress
 from modelreg.types import (
     AliasChange,
+    GcReport,
     Lineage,
     Model,
     ModelVersion,
@@ -229,3 +230,13 @@ class Client:
     def revoke_token(self, name: str) -> int:
         """Revoke the active tokens called ``name``; returns how many were revoked."""
         return self._backend.revoke_token(name)
+
+    # Storage (admins) -------------------------------------------------------------------------------------
+    def collect_garbage(self, *, apply: bool = False) -> GcReport:
+        """Find chunks no version references (and, with ``apply=True``, delete them); returns the report.
+
+        A dry run (the default) changes nothing. Safe while pushes run: chunks of versions, chunks a client
+        was told are present, and chunks written within the grace period (``MODELREG_GC_GRACE_SECONDS``,
+        default 24 h) are kept. Needs the storage:admin permission (admins).
+        """
+        return self._backend.collect_garbage(apply=apply)

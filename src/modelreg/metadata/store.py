@@ -7,7 +7,7 @@ SQLAlchemy-specific leaves this package.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,8 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from modelreg.errors import ModelAlreadyExists, ModelregError, StorageUnavailable
 from modelreg.metadata import search
-from modelreg.metadata.engine import make_engine, migrate
+from modelreg.metadata.collection import CollectionRows
+from modelreg.metadata.engine import make_engine, migrate, named_lock
 from modelreg.metadata.protocol import AuditRecord, NewVersion
 from modelreg.metadata.reads import Reads
 from modelreg.metadata.tables import (
@@ -70,6 +71,16 @@ class SqlMetadataStore:
         except SQLAlchemyError as error:
             raise StorageUnavailable(f"metadata database error: {error}") from None
 
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        try:
+            with named_lock(self._engine, name):
+                yield
+        except ModelregError:
+            raise
+        except SQLAlchemyError as error:
+            raise StorageUnavailable(f"metadata database error: {error}") from None
+
     def close(self) -> None:
         self._engine.dispose()
 
@@ -83,7 +94,7 @@ def _safe(url: str) -> str:
     return f"{scheme}://{credentials.split(':', 1)[0]}@{tail}"
 
 
-class SqlSession(Reads, TokenRows):
+class SqlSession(Reads, TokenRows, CollectionRows):
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection)
         self._dialect = connection.dialect.name
@@ -103,7 +114,17 @@ class SqlSession(Reads, TokenRows):
             query = query.where(search.version_condition(expr))
         if not include_deleted:
             query = query.where(versions.c.deleted_at.is_(None))
-        query = query.order_by(*search.version_order(order)).limit(limit).offset(offset)
+        ordering = search.version_order(order)
+        required = search.sort_metric_filter(expr, order)
+        if required is not None:
+            # The filter guarantees the sort metric exists: join it once and sort on the joined value.
+            metric = version_metrics.alias("sort_metric")
+            query = query.join(
+                metric, (metric.c.version_id == versions.c.id) & (metric.c.key == required.field.key)
+            ).where(search.compare(metric.c.value, required))
+            value = metric.c.value.desc() if order[0].descending else metric.c.value.asc()
+            ordering = [value, *search.version_order(order[1:])]
+        query = query.order_by(*ordering).limit(limit).offset(offset)
         return list(self._c.execute(query).scalars())
 
     def search_models(
@@ -319,6 +340,13 @@ class SqlSession(Reads, TokenRows):
         seq, head_hash = self._c.execute(query).one()
         last_at = self._c.execute(select(audit_events.c.at).where(audit_events.c.seq == seq)).scalar()
         return int(seq), str(head_hash), last_at
+
+    def audit_seq(self) -> int:
+        return int(self._c.execute(select(audit_head.c.seq).where(audit_head.c.id == 1)).scalar_one())
+
+    def audit_actions_after(self, seq: int, actions: Collection[str]) -> bool:
+        query = select(audit_events.c.seq).where(audit_events.c.seq > seq, audit_events.c.action.in_(actions))
+        return self._c.execute(query.limit(1)).first() is not None
 
     def append_audit(self, record: AuditRecord) -> None:
         self._c.execute(

@@ -34,6 +34,8 @@ __all__ = [
     "aliases",
     "audit_events",
     "audit_head",
+    "chunk_leases",
+    "chunk_sweeps",
     "file_chunks",
     "files",
     "idempotency_keys",
@@ -313,4 +315,22 @@ tokens = Table(
     Column("revoked_at", TIME, nullable=True),
     Column("revoked_by", ACTOR, nullable=True),
     Index(None, "name"),
+)
+
+# Garbage collection's bookkeeping (registry/collection.py). A lease says "a client was told this unreferenced
+# chunk is present": the collector keeps it until ``expires_at``. A sweep row says "the collector is deleting
+# this chunk": a commit that references it fails (CHUNK_BEING_COLLECTED) and ``missing_chunks`` reports it
+# missing. Rows left by a crashed collection are cleared by the next one, which decides afresh.
+chunk_leases = Table(
+    "chunk_leases",
+    metadata,
+    Column("digest", String(71), primary_key=True),
+    Column("expires_at", TIME, nullable=False),
+)
+
+chunk_sweeps = Table(
+    "chunk_sweeps",
+    metadata,
+    Column("digest", String(71), primary_key=True),
+    Column("started_at", TIME, nullable=False),
 )

@@ -2,7 +2,8 @@
 
 The order matters for invariant 1 (a version is fully there or not at all): validation and the chunk-store
 checks happen before the transaction; inside it, the model row is locked, the number allocated, the version,
-its metadata, aliases and audit event written, and all of it commits together.
+its metadata, aliases and audit event written, and all of it commits together. Last, with the audit chain's
+lock held, ``collection.check_commit`` makes sure no garbage collection took a chunk since the store check.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from modelreg.access import Permission
-from modelreg.digest import sha256_bytes
+from modelreg.digest import Digest, sha256_bytes
 from modelreg.errors import (
     ChunkNotFound,
     DigestMismatch,
@@ -24,7 +25,7 @@ from modelreg.errors import (
     VersionDeleted,
 )
 from modelreg.metadata.protocol import MetadataSession, NewFile, NewVersion
-from modelreg.registry import audit
+from modelreg.registry import audit, collection
 from modelreg.registry.lineage import check_lineage, check_signature
 from modelreg.registry.manifest import FileRecord, Manifest, canonical_json
 from modelreg.registry.names import (
@@ -127,7 +128,9 @@ class Publication:
         replay = self._replay()
         if replay is not None:
             return replay
-        contents = self._new_contents()
+        # Read before the store is checked: a garbage collection recorded after it may have made the check
+        # stale, which check_commit looks at once the chain's lock is held.
+        contents, checked_after = self._new_contents()
         self._check_chunks_stored(contents)
         if self.registry.verify_file_digests:
             self._check_file_digests(contents)
@@ -165,6 +168,7 @@ class Publication:
                 target=f"{self.name}/{number}",
                 data={"digest": self.manifest.digest, "aliases": list(self.aliases)},
             )
+            collection.check_commit(registry, session, self._chunk_digests, since=checked_after)
             if self.idempotency_key is not None:
                 session.remember_idempotency(self.idempotency_key, self.request_digest, version_id, at=now)
             return session.version(version_id)
@@ -183,10 +187,16 @@ class Publication:
             raise IdempotencyKeyReused("this Idempotency-Key was already used for a different request")
         return session.version(remembered[1])
 
-    def _new_contents(self) -> list[FileRecord]:
-        """Files whose content the registry has not recorded yet; known ones must list the same chunks."""
+    @property
+    def _chunk_digests(self) -> set[Digest]:
+        return {chunk.digest for record in self.manifest.files for chunk in record.chunks}
+
+    def _new_contents(self) -> tuple[list[FileRecord], int]:
+        """Files whose content the registry has not recorded yet (known ones must list the same chunks),
+        and the audit chain's sequence number as of this read."""
         records: dict[str, FileRecord] = {record.digest: record for record in self.manifest.files}
         with self.registry.metadata.session() as session:
+            seq = session.audit_seq()
             known = session.known_files(list(records))
         for digest, chunks_json in known.items():
             listed = [(chunk.digest, chunk.size) for chunk in records[digest].chunks]
@@ -194,14 +204,13 @@ class Publication:
                 raise InvalidInput(
                     f"file {records[digest].path!r}: its chunk list differs from the stored content"
                 )
-        return [record for digest, record in records.items() if digest not in known]
+        return [record for digest, record in records.items() if digest not in known], seq
 
     def _check_chunks_stored(self, contents: list[FileRecord]) -> None:
         """Every chunk the version references must be stored, known files' chunks included (a chunk lost
         since its file was first recorded must not yield a version that cannot be pulled); new chunks must
         also have the size the manifest says."""
-        referenced = {chunk.digest for record in self.manifest.files for chunk in record.chunks}
-        missing = self.registry.chunks.missing(list(referenced))
+        missing = self.registry.chunks.missing(list(self._chunk_digests))
         if missing:
             raise ChunkNotFound(
                 f"{len(missing)} chunk(s) referenced by the manifest are not stored; upload them first",

@@ -30,7 +30,7 @@ from modelreg.errors import (
     VersionNotFound,
 )
 from modelreg.metadata.protocol import MetadataSession, MetadataStore, VersionKey
-from modelreg.registry import audit, tokens
+from modelreg.registry import audit, collection, tokens
 from modelreg.registry.filters import parse_filter, parse_order_by
 from modelreg.registry.manifest import Manifest
 from modelreg.registry.names import (
@@ -45,9 +45,12 @@ from modelreg.registry.paging import check_limit, decode_token, encode_token
 from modelreg.registry.publish import Publication
 from modelreg.registry.refs import MAX_VERSION, Ref, parse_ref
 from modelreg.registry.tokens import check_token_name
-from modelreg.types import AliasChange, Model, ModelVersion, Page, StageChange, Token
+from modelreg.types import AliasChange, GcReport, Model, ModelVersion, Page, StageChange, Token
 
-__all__ = ["Registry"]
+__all__ = ["DEFAULT_GC_GRACE_SECONDS", "Registry"]
+
+DEFAULT_GC_GRACE_SECONDS = 24 * 3600.0
+_MAX_GC_GRACE_SECONDS = 1e9  # ~31 years; far beyond it a datetime cannot hold "now + grace"
 
 Clock = Callable[[], datetime]
 # Applies one annotation change to a model or version id; returns the previous value.
@@ -67,15 +70,25 @@ class Registry:
         actor: Actor,
         clock: Clock = utc_now,
         verify_file_digests: bool = True,
+        gc_grace_seconds: float = DEFAULT_GC_GRACE_SECONDS,
     ) -> None:
         """``verify_file_digests``: re-hash new files' chunks at commit to check the whole-file digests a
         client claims (a wrong one would poison the known-files table). Only the embedded SDK turns it off:
         there the client is this process, which computed the digests itself and can write the store anyway.
+
+        ``gc_grace_seconds``: garbage collection keeps an unreferenced chunk that long after it was written
+        or after a client was told it is present (see ``registry.collection``).
         """
+        if not 0 <= gc_grace_seconds <= _MAX_GC_GRACE_SECONDS:  # NaN fails too
+            raise InvalidInput(
+                f"invalid garbage collection grace period {gc_grace_seconds!r}: expected 0 to "
+                f"{_MAX_GC_GRACE_SECONDS:.0f} seconds"
+            )
         self.metadata = metadata
         self.chunks = chunks
         self.actor = actor
         self.verify_file_digests = verify_file_digests
+        self.gc_grace_seconds = float(gc_grace_seconds)
         self._clock = clock
 
     def as_actor(self, actor: Actor) -> Registry:
@@ -85,6 +98,7 @@ class Registry:
             actor=actor,
             clock=self._clock,
             verify_file_digests=self.verify_file_digests,
+            gc_grace_seconds=self.gc_grace_seconds,
         )
 
     def check_ready(self) -> None:
@@ -95,10 +109,13 @@ class Registry:
 
     # Transfer: what the client needs to push and pull ------------------------------------------------------
     def missing_chunks(self, digests: Sequence[str]) -> list[str]:
-        """Of these chunk digests, the ones the store lacks (upload those, then commit)."""
+        """Of these chunk digests, the ones to upload before committing: those the store lacks, and those it
+        holds but cannot promise to keep (being garbage collected). Every chunk not listed stays at least
+        the garbage collection grace period, even if no version references it yet."""
         self.actor.require(Permission.VERSION_CREATE)
         wanted = [parse_digest(d) for d in dict.fromkeys(digests)]
-        missing = self.chunks.missing(wanted)
+        missing: set[str] = set(self.chunks.missing(wanted))
+        missing |= collection.unpromised(self, [d for d in wanted if d not in missing])
         return [d for d in wanted if d in missing]
 
     def put_chunk(self, digest: str, data: bytes | memoryview) -> bool:
@@ -107,12 +124,20 @@ class Registry:
         return self.chunks.put(parse_digest(digest), data)
 
     def known_files(self, digests: Sequence[str]) -> dict[str, list[tuple[str, int]]]:
-        """Whole-file digests already stored → their chunk lists: such files need no chunking or upload."""
+        """Whole-file digests already stored → their chunk lists: such files need no chunking or upload.
+
+        Only files a version lists are answered: their chunks are garbage collection roots, so the answer
+        needs no lease (the client still checks that the chunks are stored, through ``missing_chunks``)."""
         self.actor.require(Permission.VERSION_CREATE)
         wanted = [parse_digest(d) for d in dict.fromkeys(digests)]
         with self.metadata.session() as session:
             found = session.known_files(wanted)
-        return {digest: [(d, s) for d, s in Publication.chunks_of(text)] for digest, text in found.items()}
+            listed = session.referenced_files(list(found)) if found else set()
+        return {
+            digest: [(d, s) for d, s in Publication.chunks_of(text)]
+            for digest, text in found.items()
+            if digest in listed
+        }
 
     def commit_version(self, name: str, manifest: Manifest, **metadata: Any) -> ModelVersion:
         """Register a version whose chunks are all stored. See ``Publication`` for the accepted metadata."""
@@ -339,6 +364,19 @@ class Registry:
             target = f"{parsed.name}/{key.number}"
             self._audit(session, now, "registry:version:delete", parsed.name, target, aliases_removed=removed)
             return session.version(key.version_id)
+
+    # Storage (admins) -------------------------------------------------------------------------------------
+    def collect_garbage(self, *, apply: bool = False) -> GcReport:
+        """Mark-and-sweep the chunk store from every version's files; a dry run unless ``apply``.
+
+        A dry run writes nothing. ``apply`` deletes the unreferenced chunks that are neither leased (a client
+        was told they are present) nor younger than the grace period, one collection at a time, safely while
+        pushes run; it is audited (registry:gc:start, registry:gc:finish).
+        """
+        self.actor.require(Permission.STORAGE_ADMIN)
+        if not isinstance(apply, bool):
+            raise InvalidInput(f"apply must be true or false, not {str(apply)[:40]!r}")
+        return collection.collect(self, apply=apply)
 
     # Tokens -----------------------------------------------------------------------------------------------
     def create_token(self, name: str, *, role: str, expires_at: datetime | None = None) -> Token:

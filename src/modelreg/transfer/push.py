@@ -5,14 +5,18 @@
                                                          ─► sha256 per chunk (thread pool)
                                                          ─► missing_chunks? ─► put_chunk (thread pool)
     ─► Manifest ─► commit_version (one transaction)
+                       └─ CHUNK_BEING_COLLECTED / CHUNK_NOT_FOUND ─► missing_chunks? ─► put_chunk ─► commit
 
-hashlib releases the GIL on large buffers, so chunk hashing and uploads use both cores.
+hashlib releases the GIL on large buffers, so chunk hashing and uploads use both cores. A commit refused
+because chunks vanished since they were checked (garbage collection took them, or the store lost them) is
+retried a few times, with backoff, after uploading those chunks again from the local files.
 """
 
 from __future__ import annotations
 
 import hashlib
 import mmap
+import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,7 +26,7 @@ from typing import Any, Protocol
 
 from modelreg.chunking import split
 from modelreg.digest import Digest, sha256_bytes
-from modelreg.errors import InvalidPath
+from modelreg.errors import ChunkBeingCollected, ChunkNotFound, InvalidPath
 from modelreg.registry.manifest import ChunkRef, FileRecord, Manifest
 from modelreg.transfer.scan import LocalFile, scan
 from modelreg.types import ModelVersion, PushStats
@@ -33,6 +37,8 @@ Progress = Callable[[str, int], None]
 _READ_BLOCK = 8 * 1024 * 1024
 _BATCH = 256  # chunks cut, hashed and uploaded together
 _QUERY = 10_000  # digests per missing-chunk query (the API's limit)
+_COMMIT_ATTEMPTS = 8
+_COMMIT_BACKOFF = 0.05  # seconds before the first re-upload; doubles each time (with jitter), ≤ 2 s
 
 
 class PushBackend(Protocol):
@@ -83,7 +89,8 @@ def push(
             else:
                 chunks = _upload_file(backend, pool, local, tally)
             records.append(FileRecord(local.path, local.size, digest, chunks))
-    version = backend.commit_version(name, Manifest.build(records), **metadata)
+        files = dict(zip(local_files, records, strict=True))
+        version = _commit(backend, pool, name, files, tally=tally, metadata=metadata)
     stats = PushStats(
         files=len(local_files),
         bytes_total=sum(local.size for local in local_files),
@@ -94,6 +101,56 @@ def push(
         seconds=time.perf_counter() - started,
     )
     return version, stats
+
+
+def _commit(
+    backend: PushBackend,
+    pool: ThreadPoolExecutor,
+    name: str,
+    files: dict[LocalFile, FileRecord],
+    *,
+    tally: _Tally,
+    metadata: dict[str, Any],
+) -> ModelVersion:
+    manifest = Manifest.build(list(files.values()))
+    for attempt in range(_COMMIT_ATTEMPTS):
+        try:
+            return backend.commit_version(name, manifest, **metadata)
+        except (ChunkBeingCollected, ChunkNotFound):
+            if attempt == _COMMIT_ATTEMPTS - 1:
+                raise
+        ceiling = min(2.0, _COMMIT_BACKOFF * 2**attempt)
+        time.sleep(random.uniform(ceiling / 2, ceiling))
+        _upload_again(backend, pool, files, tally)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _upload_again(
+    backend: PushBackend, pool: ThreadPoolExecutor, files: dict[LocalFile, FileRecord], tally: _Tally
+) -> None:
+    """Upload the manifest's chunks the registry now says are missing, read again from the local files."""
+    where: dict[str, tuple[LocalFile, int, int]] = {}  # chunk → (file, offset, size), first occurrence
+    for local, record in files.items():
+        offset = 0
+        for chunk in record.chunks:
+            where.setdefault(chunk.digest, (local, offset, chunk.size))
+            offset += chunk.size
+    wanted = list(where)
+    missing: list[str] = []
+    for start in range(0, len(wanted), _QUERY):
+        missing.extend(backend.missing_chunks(wanted[start : start + _QUERY]))
+    for upload in [pool.submit(_reput, backend, digest, where[digest], tally) for digest in missing]:
+        upload.result()
+
+
+def _reput(backend: PushBackend, digest: str, place: tuple[LocalFile, int, int], tally: _Tally) -> None:
+    local, offset, size = place
+    with _open(local) as handle:
+        handle.seek(offset)
+        data = handle.read(size)
+    if len(data) != size or sha256_bytes(data) != digest:
+        raise InvalidPath(f"file {local.path!r} changed while it was being pushed; push again")
+    _put(backend, Digest(digest), memoryview(data), tally)
 
 
 def _intact(

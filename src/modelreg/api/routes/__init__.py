@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelreg.api.routes import aliases, health, models, search, tokens, transfer, versions
+from modelreg.api.routes import aliases, health, models, search, storage, tokens, transfer, versions
 
 __all__ = ["ROUTERS"]
 
@@ -13,5 +13,6 @@ ROUTERS = (
     aliases.router,
     search.router,
     tokens.router,
+    storage.router,
     health.router,
 )
