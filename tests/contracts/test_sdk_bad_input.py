@@ -208,3 +208,19 @@ def test_errors_on_unknown_targets_change_nothing(seeded: Client) -> None:
     with pytest.raises(errors.InvalidInput):
         seeded.set_alias("m", "champion", 0)
     assert snapshot(seeded) == before
+
+
+def test_a_failing_chunk_store_is_a_clean_error_and_registers_nothing(
+    database: str, tmp_path: Path, model_dir: Path
+) -> None:
+    import modelreg
+
+    broken = tmp_path / "broken-store"
+    broken.mkdir()
+    (broken / "tmp").write_text("a file where the store needs a directory")
+    (broken / "sha256").write_text("likewise")
+    with modelreg.connect(database, storage=f"file://{broken}") as reg:
+        with pytest.raises(errors.StorageUnavailable) as caught:  # not a BufferError from the mapped file
+            reg.push("m", model_dir)
+        assert caught.value.code == "STORAGE_UNAVAILABLE"
+        assert reg.list_models().items == []

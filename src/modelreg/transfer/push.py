@@ -19,7 +19,7 @@ import mmap
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -187,9 +187,11 @@ def _upload_file(
         for start in range(0, len(spans), _BATCH):
             with memoryview(mapped) as view:  # released before the map closes
                 batch = [view[s.offset : s.offset + s.size] for s in spans[start : start + _BATCH]]
-                refs.extend(_upload_batch(backend, pool, batch, tally))
-                for piece in batch:
-                    piece.release()
+                try:
+                    refs.extend(_upload_batch(backend, pool, batch, tally))
+                finally:
+                    for piece in batch:
+                        piece.release()
     _check_unchanged(local)
     return tuple(refs)
 
@@ -197,16 +199,25 @@ def _upload_file(
 def _upload_batch(
     backend: PushBackend, pool: ThreadPoolExecutor, pieces: list[memoryview], tally: _Tally
 ) -> list[ChunkRef]:
-    digests = list(pool.map(sha256_bytes, pieces))
-    tally.chunks_total += len(pieces)
-    missing = set(backend.missing_chunks(digests))
-    uploads: list[Future[bool]] = []
-    for digest, piece in zip(digests, pieces, strict=True):
-        if digest in missing:
-            missing.discard(digest)  # a chunk repeated inside one batch is uploaded once
-            uploads.append(pool.submit(_put, backend, digest, piece, tally))
-    for upload in uploads:
-        upload.result()
+    """Hash, ask, upload. Returns only once no thread still reads ``pieces``, even on error, so the caller
+    can release the slices and close the map (else a ``BufferError`` would hide the real error)."""
+    started: list[Future[Any]] = [pool.submit(sha256_bytes, piece) for piece in pieces]
+    try:
+        digests: list[Digest] = [future.result() for future in started]
+        tally.chunks_total += len(pieces)
+        missing = set(backend.missing_chunks(digests))
+        uploads: list[Future[Any]] = []
+        for digest, piece in zip(digests, pieces, strict=True):
+            if digest in missing:
+                missing.discard(digest)  # a chunk repeated inside one batch is uploaded once
+                uploads.append(pool.submit(_put, backend, digest, piece, tally))
+        started += uploads
+        for upload in uploads:
+            upload.result()
+    finally:
+        for future in started:
+            future.cancel()
+        wait(started)
     return [ChunkRef(digest, len(piece)) for digest, piece in zip(digests, pieces, strict=True)]
 
 
