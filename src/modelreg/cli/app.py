@@ -71,7 +71,9 @@ def global_options(
     storage: Annotated[
         str | None,
         typer.Option(
-            envvar="MODELREG_STORAGE", metavar="URL", help="Chunk store URL, e.g. file:///data/chunks."
+            envvar="MODELREG_STORAGE",
+            metavar="URL",
+            help="Chunk store URL: file:///data/chunks or s3://bucket/prefix.",
         ),
     ] = None,
     token: Annotated[

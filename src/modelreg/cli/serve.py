@@ -45,7 +45,8 @@ def serve(
         str | None,
         typer.Option(
             metavar="URL",
-            help="Chunk store URL (file:///path). Default: the global --storage, else <registry>/chunks; "
+            help="Chunk store URL (file:///path or s3://bucket/prefix). Default: the global --storage, else "
+            "<registry>/chunks; "
             "required with PostgreSQL.",
         ),
     ] = None,
