@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from modelreg.access import Actor
 from modelreg.blobs.file import FileChunkStore
 from modelreg.blobs.memory import MemoryChunkStore
 from modelreg.blobs.protocol import ChunkStore
 from modelreg.client.client import Client
 from modelreg.errors import InvalidInput
 from modelreg.metadata.store import SqlMetadataStore
+from modelreg.registry.policy_source import PolicySource
+from modelreg.registry.principals import local_actor
 from modelreg.registry.service import Registry
 from modelreg.settings import Settings
 from modelreg.transfer.cache import ChunkCache
+from modelreg.transfer.statcache import StatCache
+from modelreg.types import MigrationReport
 
-__all__ = ["connect", "open_chunk_store", "open_stores"]
+__all__ = ["connect", "migrate", "open_chunk_store", "open_stores"]
 
 _DATABASE_SCHEMES = ("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")
 
@@ -83,19 +88,30 @@ def connect(
         raise InvalidInput(
             "a token is only used with an HTTP registry; embedded registries act as the local user"
         )
+    policies = PolicySource(settings.policy_file)  # first: an invalid policy file is refused before opening
     metadata, chunks = open_stores(location, storage=storage or settings.storage)
     cache_root = cache_dir if cache_dir is not None else settings.cache_dir
-    # Embedded use: the local user owns the files anyway, so it acts as admin.
+    # Embedded use: the local user acts as admin (it can write the database anyway), unless the registry
+    # defines a user of that name: then it holds that user's bindings. Advisory: see registry/principals.py.
+    try:
+        acting = local_actor(metadata, actor or settings.actor or _os_user())
+    except BaseException:
+        metadata.close()
+        raise
     registry = Registry(
         metadata,
         chunks,
-        actor=Actor(actor or settings.actor or _os_user(), role="admin"),
+        actor=acting,
         verify_file_digests=False,  # this process hashed the files itself (see Registry)
         gc_grace_seconds=settings.gc_grace_seconds,
+        audit_production_pulls=settings.audit_production_pulls,
+        policies=policies,
     )
+    stat_root = cache_root if cache_root is not None else _registry_dir(location)
     return Client(
         registry,
         cache=ChunkCache(cache_root) if cache_root is not None else None,
+        stat_cache=StatCache(stat_root) if stat_root is not None else None,
         workers=settings.workers,
         on_close=metadata.close,
         location=location,
@@ -124,9 +140,11 @@ def _connect_http(
         url, token=token if token is not None else settings.token, pool_size=settings.workers
     )
     cache_root = cache_dir if cache_dir is not None else settings.cache_dir
+    root = cache_root if cache_root is not None else Path.home() / ".cache" / "modelreg"
     return Client(
         backend,
-        cache=ChunkCache(cache_root if cache_root is not None else Path.home() / ".cache" / "modelreg"),
+        cache=ChunkCache(root),
+        stat_cache=StatCache(root),
         workers=settings.workers,
         on_close=backend.close,
         location=backend.base_url,
@@ -161,6 +179,103 @@ def _locate(location: str) -> tuple[str, str | None]:
         raise InvalidInput(f"registry location {location!r} exists and is not a directory")
     root.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{root / 'registry.db'}", f"file://{root / 'chunks'}"
+
+
+def _registry_dir(location: str) -> Path | None:
+    """Where an embedded registry without a cache directory keeps its stat cache: the registry directory
+    (or the SQLite file's), which is on this machine like the files pushed; PostgreSQL has none."""
+    database_url, _ = _locate(location)
+    if not database_url.startswith("sqlite:"):
+        return None
+    database = urlparse(database_url).path.lstrip("/")
+    return Path("/" + database).parent if database and database != ":memory:" else None
+
+
+def migrate(
+    source: str,
+    *,
+    storage: str | None = None,
+    to_database: str,
+    to_storage: str,
+    batch_size: int = 1_000,
+    verify_content: bool = True,
+    workers: int = 8,
+    progress: Callable[[str, int], None] | None = None,
+) -> MigrationReport:
+    """Copy the embedded registry at ``source`` (a directory or a database URL, chunks in ``storage``) to
+    the ``to_database`` + ``to_storage`` stores, and verify the copy (``registry.migration``). The source
+    is only read; the target's schema is built by Alembic. Run it again to resume an interrupted one."""
+    # Imported here: the copy loads both SQL dialects, which nothing else needs.
+    from modelreg.metadata.copy import MetadataCopy, check_revision  # noqa: PLC0415
+    from modelreg.metadata.engine import make_engine  # noqa: PLC0415
+    from modelreg.registry.migration import Migration, check_batch_size  # noqa: PLC0415
+
+    check_batch_size(batch_size)
+    source_url, source_storage = _existing(source, storage)
+    if not to_database.startswith(_DATABASE_SCHEMES):
+        raise InvalidInput(
+            f"invalid target database URL {to_database!r}: use sqlite:///path or postgresql://…"
+        )
+    if to_database == source_url:
+        raise InvalidInput("the target database is the source database")
+    target_chunks = open_chunk_store(to_storage)
+    if to_database.startswith("sqlite:"):
+        database = urlparse(to_database).path.lstrip("/")
+        if not database or database == ":memory:":
+            raise InvalidInput(f"invalid target database URL {to_database!r}: a migration needs a file")
+        try:
+            Path("/" + database).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise InvalidInput(
+                f"cannot create the target database {to_database!r}: {error.strerror}"
+            ) from None
+    for url, role in ((source_url, "source"), (to_database, "target")):
+        engine = make_engine(url)  # checked before the stores open: opening one migrates its schema
+        try:
+            check_revision(engine, role=role, empty_ok=role == "target")
+        finally:
+            engine.dispose()
+    with contextlib.ExitStack() as stack:
+        source_metadata = SqlMetadataStore(source_url)
+        stack.callback(source_metadata.close)
+        target_metadata = SqlMetadataStore(to_database)
+        stack.callback(target_metadata.close)
+        copier = MetadataCopy(source_url, to_database)
+        stack.callback(copier.close)
+        return Migration(
+            copier,
+            source_metadata,
+            open_chunk_store(source_storage),
+            target_metadata,
+            target_chunks,
+            batch_size=batch_size,
+            workers=workers,
+            verify_content=verify_content,
+            progress=progress,
+        ).run()
+
+
+def _existing(location: str, storage: str | None) -> tuple[str, str]:
+    """(database URL, chunk store URL) of a registry that must already exist (nothing is created)."""
+    if location.startswith(("http://", "https://")):
+        raise InvalidInput(
+            "migrate copies an embedded registry (a directory or a database URL), not a server: "
+            "run it where the registry's database and chunk store are reachable"
+        )
+    if (
+        not location.startswith(_DATABASE_SCHEMES)
+        and not (Path(location).expanduser() / "registry.db").is_file()
+    ):
+        raise InvalidInput(f"no registry at {location!r} (no registry.db there)")
+    if location.startswith("sqlite:"):
+        database = urlparse(location).path.lstrip("/")
+        if not database or database == ":memory:" or not Path("/" + database).is_file():
+            raise InvalidInput(f"no registry at {location!r}")
+    database_url, default_storage = _locate(location)
+    chunk_url = storage or default_storage
+    if chunk_url is None:
+        raise InvalidInput(f"a chunk store is required with {location.split(':', 1)[0]}: pass --storage")
+    return database_url, chunk_url
 
 
 def _os_user() -> str:

@@ -11,6 +11,7 @@
     │   ├── InvalidDigest          "invalid digest 'md5:…': expected sha256:<64 hex>"
     │   ├── InvalidPageToken       "invalid page token"
     │   ├── EmptyModel             "nothing to push: 'out/model' holds no files"
+    │   ├── InvalidPolicy          "invalid policy: rule[2].approvals (line 9): expected an integer 0 to 100"
     │   ├── MethodNotAllowed (405) "method DELETE is not allowed on /api/v1/models"
     │   └── RangeNotSatisfiable (416) "range bytes=900-999 is outside the file (500 bytes)"
     ├── NotFound (404, exit 3)
@@ -19,19 +20,39 @@
     │   ├── AliasNotFound          "alias 'champion' of model 'churn' not found"
     │   ├── TagNotFound            "tag 'team' not found on model 'churn'"
     │   ├── TokenNotFound          "no active token named 'ci'"
+    │   ├── DeploymentNotFound     "model 'churn' is not recorded as serving prod-eu"
+    │   ├── HoldNotFound           "churn/3 is not under legal hold"
+    │   ├── RetentionPolicyNotFound "no such retention policy: model 'churn' has none"
+    │   ├── PromotionNotFound      "promotion request 12 not found"
+    │   ├── PolicyNotFound         "no promotion policy is stored"
+    │   ├── PrincipalNotFound      "user 'alice' not found"
+    │   ├── RoleBindingNotFound    "user:alice holds no contributor binding on 'risk-*'"
     │   ├── ChunkNotFound          "chunk sha256:ab… not found"
     │   └── PathNotFound           "no such file or directory: 'out/model'"
     ├── Conflict (409, exit 4)
     │   ├── ModelAlreadyExists     "model 'churn' already exists"
     │   ├── DestinationExists      "destination 'deploy/model' exists and is not empty"
     │   ├── VersionDeleted         "version 3 of model 'churn' is deleted"
-    │   └── IdempotencyKeyReused   "this Idempotency-Key was already used for a different request"
+    │   ├── VersionPurged (410)    "version 3 of model 'churn' is purged: its files are gone"
+    │   ├── VersionProtected       "churn/3 cannot be purged: alias @champion, legal hold"
+    │   ├── IdempotencyKeyReused   "this Idempotency-Key was already used for a different request"
+    │   ├── SchemaMismatch         "the target database is at schema revision 0009; this modelreg knows 0005"
+    │   ├── RegistryMismatch       "the target holds another registry (its first audit event differs)"
+    │   ├── PrincipalAlreadyExists "group 'risk-team' already exists"
+    │   ├── PolicyCheckFailed      "churn/3 fails 2 policy check(s) for production: …" (details.failed)
+    │   ├── PromotionClosed        "promotion request 12 is already applied"
+    │   ├── PromotionExpired       "promotion request 12 expired at 2026-03-04T12:00:00+00:00"
+    │   ├── AlreadyApproved        "bob has already approved promotion request 12"
+    │   └── PolicyFromFile         "the promotion policy comes from MODELREG_POLICY_FILE; edit that file"
     ├── IntegrityError (422, exit 5)
     │   ├── DigestMismatch         "chunk sha256:ab… does not match its content (got sha256:cd…)"
-    │   └── CorruptFile            "file 'weights.bin' of churn/3 failed verification"
+    │   ├── CorruptFile            "file 'weights.bin' of churn/3 failed verification"
+    │   ├── MigrationIncomplete    "the target differs from the source: 2 problem(s); see details.problems"
+    │   └── AuditChainBroken       "the audit chain is broken at event 41: event 41 was altered: …"
     ├── PayloadTooLarge (413, exit 2)
     ├── AuthenticationRequired (401, exit 6)
     ├── PermissionDenied (403, exit 6)
+    │   └── SeparationOfDuties     "alice requested promotion request 12: someone else must approve it"
     ├── StorageUnavailable (503, exit 7)   "chunk store unavailable: …" (retryable)
     └── ChunkBeingCollected (503, exit 7)  "2 chunk(s) of this version are being garbage collected: …"
                                            (retryable after uploading them again)
@@ -46,14 +67,18 @@ from typing import Any, ClassVar
 
 __all__ = [
     "AliasNotFound",
+    "AlreadyApproved",
+    "AuditChainBroken",
     "AuthenticationRequired",
     "ChunkBeingCollected",
     "ChunkNotFound",
     "Conflict",
     "CorruptFile",
+    "DeploymentNotFound",
     "DestinationExists",
     "DigestMismatch",
     "EmptyModel",
+    "HoldNotFound",
     "IdempotencyKeyReused",
     "IntegrityError",
     "InvalidAlias",
@@ -64,8 +89,10 @@ __all__ = [
     "InvalidName",
     "InvalidPageToken",
     "InvalidPath",
+    "InvalidPolicy",
     "InvalidReference",
     "MethodNotAllowed",
+    "MigrationIncomplete",
     "ModelAlreadyExists",
     "ModelNotFound",
     "ModelregError",
@@ -73,12 +100,27 @@ __all__ = [
     "PathNotFound",
     "PayloadTooLarge",
     "PermissionDenied",
+    "PolicyCheckFailed",
+    "PolicyFromFile",
+    "PolicyNotFound",
+    "PrincipalAlreadyExists",
+    "PrincipalNotFound",
+    "PromotionClosed",
+    "PromotionExpired",
+    "PromotionNotFound",
     "RangeNotSatisfiable",
+    "RegistryMismatch",
+    "RetentionPolicyNotFound",
+    "RoleBindingNotFound",
+    "SchemaMismatch",
+    "SeparationOfDuties",
     "StorageUnavailable",
     "TagNotFound",
     "TokenNotFound",
     "VersionDeleted",
     "VersionNotFound",
+    "VersionProtected",
+    "VersionPurged",
 ]
 
 
@@ -158,6 +200,14 @@ class EmptyModel(InvalidInput):
     code = "EMPTY_MODEL"
 
 
+class InvalidPolicy(InvalidInput):
+    """A promotion policy document that is not valid TOML, has an unknown key, a wrong type, a bad gate
+    expression or a bad target. ``details`` names the ``field`` and, where known, the ``line``.
+    Example: "invalid policy: rule[1].gates[0] (line 4): expected 'metrics.KEY OP NUMBER|production'"."""
+
+    code = "INVALID_POLICY"
+
+
 class PayloadTooLarge(InvalidInput):
     code = "PAYLOAD_TOO_LARGE"
     http_status = 413
@@ -203,12 +253,42 @@ class TokenNotFound(NotFound):
     code = "TOKEN_NOT_FOUND"
 
 
+class DeploymentNotFound(NotFound):
+    code = "DEPLOYMENT_NOT_FOUND"
+
+
+class HoldNotFound(NotFound):
+    code = "HOLD_NOT_FOUND"
+
+
+class RetentionPolicyNotFound(NotFound):
+    code = "RETENTION_POLICY_NOT_FOUND"
+
+
 class ChunkNotFound(NotFound):
     code = "CHUNK_NOT_FOUND"
 
 
 class PathNotFound(NotFound):
     code = "PATH_NOT_FOUND"
+
+
+class PromotionNotFound(NotFound):
+    code = "PROMOTION_NOT_FOUND"
+
+
+class PolicyNotFound(NotFound):
+    code = "POLICY_NOT_FOUND"
+
+
+class PrincipalNotFound(NotFound):
+    """No such user or group, or no active token of that name (``user:``, ``group:``, ``token:``)."""
+
+    code = "PRINCIPAL_NOT_FOUND"
+
+
+class RoleBindingNotFound(NotFound):
+    code = "ROLE_BINDING_NOT_FOUND"
 
 
 class Conflict(ModelregError):
@@ -229,8 +309,78 @@ class VersionDeleted(Conflict):
     code = "VERSION_DELETED"
 
 
+class VersionPurged(Conflict):
+    """The version's files were purged (retention or an explicit purge): its metadata, lineage and history
+    stay readable, its content is gone for good. 410 Gone: unlike a soft delete, nothing can bring it back.
+    Example: "version 3 of model 'churn' is purged: its files are gone"."""
+
+    code = "VERSION_PURGED"
+    http_status = 410
+
+
+class VersionProtected(Conflict):
+    """The version holds an alias, is in production or is under legal hold, so it cannot be purged (nor,
+    under legal hold, deleted). ``details.reasons`` lists each protection ("alias:champion", "production",
+    "hold"). Example: "churn/3 cannot be purged: alias @champion, legal hold"."""
+
+    code = "VERSION_PROTECTED"
+
+
 class IdempotencyKeyReused(Conflict):
     code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class SchemaMismatch(Conflict):
+    """A database is at another schema revision than this modelreg's (a migration needs both at its own).
+    Example: "the target database is at schema revision 0009; this modelreg knows up to 0005"."""
+
+    code = "SCHEMA_MISMATCH"
+
+
+class PrincipalAlreadyExists(Conflict):
+    code = "PRINCIPAL_ALREADY_EXISTS"
+
+
+class RegistryMismatch(Conflict):
+    """A migration's target already holds a different registry; a resumed migration needs the same one.
+    Example: "the target holds another registry (its first audit event differs from the source's)"."""
+
+    code = "REGISTRY_MISMATCH"
+
+
+class PolicyCheckFailed(Conflict):
+    """A version fails the promotion policy's checks for its target, at request or at apply time. Nothing
+    changed (not even an approval). ``details.failed`` lists EVERY failed check as ``{"check", "reason"}``.
+    Example: "churn/3 fails 2 policy check(s) for production: signature, metrics.auc >= 0.85"."""
+
+    code = "POLICY_CHECK_FAILED"
+
+
+class PromotionClosed(Conflict):
+    """The promotion request is already applied, rejected or cancelled: those states are final.
+    Example: "promotion request 12 is already rejected"."""
+
+    code = "PROMOTION_CLOSED"
+
+
+class PromotionExpired(Conflict):
+    """The promotion request passed its expiry time without enough approvals; it is now shown as expired.
+    Example: "promotion request 12 expired at 2026-03-04T12:00:00+00:00"."""
+
+    code = "PROMOTION_EXPIRED"
+
+
+class AlreadyApproved(Conflict):
+    """Each approver counts once. Example: "bob has already approved promotion request 12"."""
+
+    code = "ALREADY_APPROVED"
+
+
+class PolicyFromFile(Conflict):
+    """The server reads its promotion policy from ``MODELREG_POLICY_FILE``; the stored one cannot be changed.
+    Example: "the promotion policy comes from the file /etc/modelreg/policy.toml: edit that file"."""
+
+    code = "POLICY_FROM_FILE"
 
 
 class IntegrityError(ModelregError):
@@ -249,6 +399,20 @@ class CorruptFile(IntegrityError):
     code = "CORRUPT_FILE"
 
 
+class MigrationIncomplete(IntegrityError):
+    """A migration's verification found the target unlike the source (``details.problems`` lists them);
+    running the migration again copies what is missing. Example: "the target differs from the source: 2
+    problem(s); see details.problems"."""
+
+    code = "MIGRATION_INCOMPLETE"
+
+
+class AuditChainBroken(IntegrityError):
+    """An audit verification found a missing, altered or reordered event (``modelreg audit verify``)."""
+
+    code = "AUDIT_CHAIN_BROKEN"
+
+
 class AuthenticationRequired(ModelregError):
     code = "AUTHENTICATION_REQUIRED"
     http_status = 401
@@ -259,6 +423,13 @@ class PermissionDenied(ModelregError):
     code = "PERMISSION_DENIED"
     http_status = 403
     exit_status = 6
+
+
+class SeparationOfDuties(PermissionDenied):
+    """Whoever requested a promotion cannot approve or reject it (four eyes), whatever their role.
+    Example: "alice requested promotion request 12: someone else must approve it"."""
+
+    code = "SEPARATION_OF_DUTIES"
 
 
 class StorageUnavailable(ModelregError):

@@ -1,6 +1,7 @@
-"""Reference pages generated from the code, so they cannot drift: ``docs/errors.md`` and ``docs/settings.md``.
+"""Reference pages generated from the code, so they cannot drift: ``docs/errors.md``, ``docs/settings.md``
+and ``docs/permissions.md``.
 
-python -m modelreg.reference_docs          # rewrite both pages
+python -m modelreg.reference_docs          # rewrite the pages
 tests/test_reference_docs.py               # fails when a page is out of date or something is undocumented
 """
 
@@ -9,10 +10,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from modelreg.access import PERMISSION_HELP, ROLES, Permission
 from modelreg.errors import ModelregError
 from modelreg.settings import Settings
 
-__all__ = ["PAGES", "errors_page", "settings_page"]
+__all__ = ["PAGES", "errors_page", "permissions_page", "settings_page"]
 
 
 def _first_line(text: str | None) -> str:
@@ -66,7 +68,30 @@ def settings_page() -> str:
     return "\n".join(lines) + "\n"
 
 
-PAGES = {"errors.md": errors_page, "settings.md": settings_page}
+def permissions_page() -> str:
+    roles = list(ROLES)
+    lines = [
+        "# Permissions and roles",
+        "",
+        "Generated from `src/modelreg/access/__init__.py` by `python -m modelreg.reference_docs`; "
+        "do not edit.",
+        "",
+        "Every use case checks one permission inside the registry, for every surface (SDK, REST, CLI); a",
+        "caller without it gets `PERMISSION_DENIED` (HTTP 403, CLI exit 6). Tokens carry one role; the",
+        "embedded SDK acts as the local user with the admin role.",
+        "",
+        f"| permission | allows | {' | '.join(roles)} |",
+        f"| --- | --- | {' | '.join('---' for _ in roles)} |",
+    ]
+    for permission in Permission:
+        if permission not in PERMISSION_HELP:
+            raise ValueError(f"permission {permission} has no entry in PERMISSION_HELP")
+        held = " | ".join("yes" if permission in ROLES[role] else "" for role in roles)
+        lines.append(f"| `{permission}` | {PERMISSION_HELP[permission]} | {held} |")
+    return "\n".join(lines) + "\n"
+
+
+PAGES = {"errors.md": errors_page, "settings.md": settings_page, "permissions.md": permissions_page}
 
 
 def main(argv: list[str]) -> None:

@@ -41,8 +41,12 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from modelreg.access import Actor
 from modelreg.api import Limits, create_app
+from modelreg.blobs.presign import PresigningStore
+from modelreg.blobs.protocol import ChunkStore
 from modelreg.connection import open_stores
 from modelreg.errors import InvalidInput
+from modelreg.registry.direct import DirectTransfers
+from modelreg.registry.policy_source import PolicySource
 from modelreg.registry.service import Registry
 from modelreg.registry.tokens import has_active_tokens
 from modelreg.settings import Settings
@@ -53,6 +57,7 @@ __all__ = [
     "NoDelayHttpToolsProtocol",
     "app_from_environment",
     "build_app",
+    "direct_transfers",
     "is_loopback",
     "serve",
 ]
@@ -69,6 +74,9 @@ _EXPORTED = (
     "max_chunk_bytes",
     "insecure",
     "gc_grace_seconds",
+    "direct_transfers",
+    "presign_expiry_seconds",
+    "verify_file_digests",
 )
 
 LOG_CONFIG: dict[str, Any] = {
@@ -127,10 +135,23 @@ def is_loopback(host: str) -> bool:
 
 def build_app(settings: Settings) -> FastAPI:
     """The API app over the registry ``settings`` name; its database pool closes at shutdown."""
+    policies = PolicySource(settings.policy_file)  # first: an invalid policy file stops the start
     metadata, chunks = open_stores(settings.registry, storage=settings.storage)
+    try:
+        direct = direct_transfers(settings, chunks)
+    except BaseException:
+        metadata.close()  # refused: no pool left open behind the error
+        raise
     # The base actor can do nothing: every request replaces it with the authenticated caller.
     registry = Registry(
-        metadata, chunks, actor=Actor("server", role="none"), gc_grace_seconds=settings.gc_grace_seconds
+        metadata,
+        chunks,
+        actor=Actor("server", role="none"),
+        gc_grace_seconds=settings.gc_grace_seconds,
+        verify_file_digests=settings.verify_file_digests,
+        direct=direct,
+        audit_production_pulls=settings.audit_production_pulls,
+        policies=policies,
     )
     return create_app(
         registry,
@@ -138,6 +159,32 @@ def build_app(settings: Settings) -> FastAPI:
         allow_anonymous=is_loopback(settings.host) or settings.insecure,
         on_close=metadata.close,
     )
+
+
+def direct_transfers(settings: Settings, chunks: ChunkStore) -> DirectTransfers | None:
+    """The registry's direct-transfer configuration, or None when off; refuses a store that cannot presign.
+
+    Asks the store once whether it enforces the sha256 a presigned PUT carries (a probe PUT), and says in
+    the log how commits will verify what clients upload: by the store's checksum, or by reading it back.
+    """
+    if not settings.direct_transfers:
+        return None
+    if not isinstance(chunks, PresigningStore):
+        raise InvalidInput(
+            f"cannot serve with direct transfers: the chunk store {chunks.url} cannot presign URLs for "
+            "clients; use an s3:// store, or serve without --direct-transfers"
+        )
+    how = (
+        "the sha256 checksum the store computed (a HEAD per new chunk)"
+        if chunks.enforces_checksums()
+        else "reading each new chunk back: the store does not refuse a body that mismatches its sha256"
+    )
+    _log.info(
+        "direct transfers: clients move chunk bytes to and from %s; commits verify them by %s",
+        chunks.url,
+        how,
+    )
+    return DirectTransfers(chunks, expires_in=settings.presign_expiry_seconds)
 
 
 def app_from_environment() -> FastAPI:
@@ -148,6 +195,7 @@ def app_from_environment() -> FastAPI:
 def serve(settings: Settings) -> None:
     """Check the exposure, then run uvicorn until interrupted. Raises ``InvalidInput`` when refusing."""
     logging.config.dictConfig(LOG_CONFIG)
+    _check_direct(settings)
     _check_exposure(settings)
     _export(settings)
     _log.info(
@@ -192,6 +240,15 @@ def _check_exposure(settings: Settings) -> None:
             "Create one first ('modelreg token create --name admin --role admin'), listen on 127.0.0.1, "
             "or pass --insecure"
         )
+
+
+def _check_direct(settings: Settings) -> None:
+    """Refuse --direct-transfers before uvicorn starts (a worker's failure would be far less clear)."""
+    if not settings.direct_transfers:
+        return
+    metadata, chunks = open_stores(settings.registry, storage=settings.storage)
+    metadata.close()
+    direct_transfers(settings, chunks)
 
 
 def _export(settings: Settings) -> None:

@@ -43,7 +43,8 @@ class Settings(BaseSettings):
         None,
         description="Local pull cache directory (chunks by sha256): a pull fetches only chunks it lacks. "
         "Unset: ~/.cache/modelreg for an HTTP registry; no cache for local chunk stores, whose chunks are "
-        "already on this machine.",
+        "already on this machine. It also holds the push stat cache (stat-cache.json: files unchanged since "
+        "a push are not read again), kept in the registry directory when unset for an embedded registry.",
     )
     actor: str | None = Field(
         None, description="Who the embedded registry records as acting. Default: the OS user."
@@ -56,6 +57,19 @@ class Settings(BaseSettings):
     )
     workers: int = Field(
         8, ge=1, le=64, description="Parallel chunk hashing/transfer threads per push or pull."
+    )
+    audit_production_pulls: bool = Field(
+        False,
+        description="Record a registry:version:pull audit event each time a version in stage production is "
+        "pulled or downloaded (who took which digest, when): a write per pull, so off by default.",
+    )
+    policy_file: Path | None = Field(
+        None,
+        description="Promotion policy file (TOML; see docs/architecture.md): read at start (an invalid file "
+        "stops the start) and re-read when it changes (an invalid edit is logged and the last valid policy "
+        "stays in force). While set, the policy stored through `modelreg policy set` is not used and cannot "
+        "be changed. Unset: the stored policy, or the defaults (production and the @champion/@production "
+        "aliases governed with 0 approvals and no checks).",
     )
     gc_grace_seconds: float = Field(
         24 * 3600.0,
@@ -96,4 +110,25 @@ class Settings(BaseSettings):
         False,
         description="Let `modelreg serve` listen on a non-loopback address while no API token exists, "
         "i.e. give anonymous admin access to anyone who can reach it. For throwaway setups only.",
+    )
+    direct_transfers: bool = Field(
+        False,
+        description="Let clients move chunk bytes straight to and from the s3:// chunk store through "
+        "presigned URLs, so `modelreg serve` handles metadata only; the store's endpoint must then be "
+        "reachable from clients. Needs a store that can presign (S3): refused at start otherwise.",
+    )
+    presign_expiry_seconds: int = Field(
+        900,
+        ge=60,
+        le=7 * 24 * 3600,
+        description="How long a presigned upload or download URL stays valid (seconds) with "
+        "direct_transfers; clients ask for fresh ones when theirs expire.",
+    )
+    verify_file_digests: bool = Field(
+        True,
+        description="`modelreg serve` re-hashes each new file at commit (reading its chunks from the store) "
+        "to check the whole-file sha256 the client claims, which later pushes of the same file trust. "
+        "Off: commits read no chunk bytes (with direct_transfers the server then handles metadata only), "
+        "but a contributor could record a wrong digest that later pushes of that file reuse; every chunk "
+        "is still verified, and SDK pulls still check every file (see docs/architecture.md).",
     )

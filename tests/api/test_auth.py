@@ -11,16 +11,20 @@ nothing.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from modelreg.access import Actor
 from modelreg.client.client import Client
-from modelreg.types import ModelVersion
+from modelreg.errors import ModelNotFound
+from modelreg.types import ModelVersion, Promotion
 from tests.api.conftest import Secrets, assert_error, bearer
 
 CALLERS = ("none", "revoked", "expired", "viewer", "contributor", "admin")
@@ -46,6 +50,33 @@ class Case:
 MODELS = "/api/v1/models"
 NAME = MODELS + "/{name}"  # route templates
 REF = NAME + "/versions/{ref}"
+ACCESS = "/api/v1/access"
+PROMOTIONS = "/api/v1/promotions"
+GATED = '[[rule]]\ntarget = "@gated"\napprovals = 1\n'
+
+
+def _pending(sdk: Client, requester: str = "alice") -> Promotion:
+    """A fresh request, pending one approval, by ``requester`` (the admin token's caller is someone else)."""
+    sdk.set_policy(GATED)
+    if requester != "alice":
+        sdk = Client(sdk._backend.as_actor(Actor(requester, role="contributor")))  # type: ignore[attr-defined]
+    return sdk.request_promotion("churn/1", to="@gated")
+
+
+def _rollback_ready(sdk: Client) -> None:
+    """Model 'rb' with two versions, @back moved 1 → 2: a rollback moves it to 1 (each call moves it to 2
+    again first)."""
+    try:
+        sdk.get_model("rb")
+    except ModelNotFound:
+        with tempfile.TemporaryDirectory() as root:
+            (Path(root) / "w.bin").write_bytes(b"w")
+            sdk.push("rb", root)
+            sdk.push("rb", root)
+        sdk.set_alias("rb", "back", 1)
+    sdk.set_alias("rb", "back", 2)
+
+
 MATRIX: dict[tuple[str, str], Case] = {
     ("GET", MODELS): Case("read", 200, MODELS),
     ("GET", NAME + ""): Case("read", 200, MODELS + "/churn"),
@@ -66,6 +97,28 @@ MATRIX: dict[tuple[str, str], Case] = {
     ),
     ("PUT", REF + "/stage"): Case("write", 200, V1 + "/stage", {"stage": "staging"}),
     ("GET", REF + "/stages"): Case("read", 200, V1 + "/stages"),
+    ("PUT", REF + "/hold"): Case("admin", 200, V1 + "/hold", {"reason": "case 17"}),
+    ("DELETE", REF + "/hold"): Case(
+        "admin", 204, V1 + "/hold", prepare=lambda sdk: sdk.set_hold("churn/1", reason="case 18")
+    ),
+    # churn/1 holds @champion: an allowed caller gets past authorisation to the protection (409).
+    ("POST", REF + "/purge"): Case("admin", 409, V1 + "/purge"),
+    ("POST", REF + "/chunks/urls"): Case("read", 200, V1 + "/chunks/urls", {"digests": ["{chunk}"]}),
+    ("GET", "/api/v1/holds"): Case("read", 200, "/api/v1/holds"),
+    ("GET", "/api/v1/retention"): Case("read", 200, "/api/v1/retention"),
+    ("PUT", "/api/v1/retention"): Case("admin", 200, "/api/v1/retention", {"keep_last": 50}),
+    ("DELETE", "/api/v1/retention"): Case(
+        "admin", 204, "/api/v1/retention", prepare=lambda sdk: sdk.set_retention_policy(keep_last=60)
+    ),
+    ("PUT", NAME + "/retention"): Case("admin", 200, MODELS + "/churn/retention", {"archived_days": 30}),
+    ("DELETE", NAME + "/retention"): Case(
+        "admin",
+        204,
+        MODELS + "/churn/retention",
+        prepare=lambda sdk: sdk.set_retention_policy("churn", archived_days=40),
+    ),
+    ("POST", "/api/v1/retention/apply"): Case("admin", 200, "/api/v1/retention/apply", {"apply": False}),
+    ("GET", REF + "/resolve"): Case("read", 200, V1 + "/resolve?at=2999-01-01T00:00:00Z"),
     ("PUT", REF + "/tags/{key:path}"): Case("write", 200, V1 + "/tags/a/b", {"value": "v"}),
     ("DELETE", REF + "/tags/{key:path}"): Case(
         "write", 204, V1 + "/tags/k", prepare=lambda sdk: sdk.set_tag("churn/1", "k", "v")
@@ -97,7 +150,79 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("DELETE", "/api/v1/tokens/{name}"): Case(
         "admin", 200, "/api/v1/tokens/temp", prepare=lambda sdk: sdk.create_token("temp", role="viewer")
     ),
+    ("POST", ACCESS + "/users"): Case("admin", 201, ACCESS + "/users", {"name": "api-made"}),
+    ("GET", ACCESS + "/users"): Case("admin", 200, ACCESS + "/users"),
+    ("DELETE", ACCESS + "/users/{name}"): Case(
+        "admin", 204, ACCESS + "/users/temp", prepare=lambda sdk: sdk.create_user("temp")
+    ),
+    ("POST", ACCESS + "/groups"): Case("admin", 201, ACCESS + "/groups", {"name": "api-made"}),
+    ("GET", ACCESS + "/groups"): Case("admin", 200, ACCESS + "/groups"),
+    ("DELETE", ACCESS + "/groups/{name}"): Case(
+        "admin", 204, ACCESS + "/groups/temp", prepare=lambda sdk: sdk.create_group("temp")
+    ),
+    ("PUT", ACCESS + "/groups/{name}/members/{member}"): Case(
+        "admin",
+        200,
+        ACCESS + "/groups/team/members/token:viewer",
+        prepare=lambda sdk: sdk.create_group("team"),
+    ),
+    ("DELETE", ACCESS + "/groups/{name}/members/{member}"): Case(
+        "admin",
+        200,
+        ACCESS + "/groups/team2/members/token:viewer",
+        prepare=lambda sdk: (sdk.create_group("team2"), sdk.add_group_member("team2", "token:viewer")),
+    ),
+    ("POST", ACCESS + "/bindings"): Case(
+        "admin", 200, ACCESS + "/bindings", {"role": "viewer", "principal": "token:viewer", "models": "a-*"}
+    ),
+    ("POST", ACCESS + "/bindings/revoke"): Case(
+        "admin",
+        204,
+        ACCESS + "/bindings/revoke",
+        {"role": "viewer", "principal": "token:viewer", "models": "b-*"},
+        prepare=lambda sdk: sdk.grant("viewer", "token:viewer", models="b-*"),
+    ),
+    ("GET", ACCESS + "/bindings"): Case("admin", 200, ACCESS + "/bindings?principal=token:viewer"),
     ("POST", "/api/v1/admin/gc"): Case("admin", 200, "/api/v1/admin/gc", {"apply": False}),
+    ("GET", "/api/v1/storage/stats"): Case("read", 200, "/api/v1/storage/stats?name=churn"),
+    ("POST", "/api/v1/deployments"): Case(
+        "write", 200, "/api/v1/deployments", {"ref": "churn/1", "environment": "prod-eu"}
+    ),
+    ("POST", "/api/v1/deployments/ended"): Case(
+        "write",
+        200,
+        "/api/v1/deployments/ended",
+        {"name": "churn", "environment": "staging-eu"},
+        prepare=lambda sdk: sdk.record_deployment("churn/1", environment="staging-eu"),
+    ),
+    ("GET", "/api/v1/deployments"): Case("read", 200, "/api/v1/deployments?at=2030-01-01T00:00:00Z"),
+    ("GET", "/api/v1/audit/events"): Case("admin", 200, "/api/v1/audit/events?action=registry:*"),
+    ("GET", "/api/v1/audit/verify"): Case("admin", 200, "/api/v1/audit/verify"),
+    # Promotion: a request's id comes from its ``prepare`` ("{request}"); "@gated" needs one approval.
+    ("POST", PROMOTIONS): Case("write", 200, PROMOTIONS, {"ref": "churn/1", "to": "staging"}),
+    ("GET", PROMOTIONS): Case("read", 200, PROMOTIONS + "?status=applied"),
+    ("GET", PROMOTIONS + "/{request_id}"): Case("read", 200, PROMOTIONS + "/{request}", prepare=_pending),
+    ("POST", PROMOTIONS + "/{request_id}/approve"): Case(
+        "admin", 200, PROMOTIONS + "/{request}/approve", {"comment": "ok"}, prepare=_pending
+    ),
+    ("POST", PROMOTIONS + "/{request_id}/reject"): Case(
+        "admin", 200, PROMOTIONS + "/{request}/reject", {}, prepare=_pending
+    ),
+    ("POST", PROMOTIONS + "/{request_id}/cancel"): Case(
+        "write",
+        200,
+        PROMOTIONS + "/{request}/cancel",
+        {},
+        prepare=lambda sdk: _pending(sdk, "token:contributor"),
+    ),
+    ("POST", PROMOTIONS + "/rollback"): Case(
+        "write", 200, PROMOTIONS + "/rollback", {"ref": "rb@back"}, prepare=_rollback_ready
+    ),
+    ("GET", "/api/v1/policy"): Case("read", 200, "/api/v1/policy"),
+    ("PUT", "/api/v1/policy"): Case("admin", 200, "/api/v1/policy", {"text": GATED}),
+    ("DELETE", "/api/v1/policy"): Case(
+        "admin", 204, "/api/v1/policy", prepare=lambda sdk: sdk.set_policy(GATED)
+    ),
     ("GET", "/healthz"): Case("public", 200, "/healthz"),
     ("GET", "/readyz"): Case("public", 200, "/readyz"),
     ("GET", "/metrics"): Case("public", 200, "/metrics"),
@@ -134,7 +259,9 @@ def test_auth_matrix(client: TestClient, embedded: Client, seeded: ModelVersion,
         for caller in CALLERS:
             allowed = caller in ALLOWED[case.access]
             if allowed and case.prepare is not None:
-                case.prepare(embedded)
+                prepared = case.prepare(embedded)
+                if isinstance(prepared, Promotion):
+                    values["request"] = str(prepared.id)
             headers = {} if caller == "none" else bearer(secrets[caller])
             response = _call(client, method, case, values, headers)
             expected = case.success if allowed else 401 if caller in ("none", "revoked", "expired") else 403
@@ -156,7 +283,7 @@ def _values(client: TestClient, admin: str, seeded: ModelVersion) -> dict[str, A
 def _call(
     client: TestClient, method: str, case: Case, values: dict[str, Any], headers: dict[str, str]
 ) -> Any:
-    url = case.url.replace("{chunk}", values["chunk"])
+    url = case.url.replace("{chunk}", values["chunk"]).replace("{request}", values.get("request", "1"))
     body = case.json
     if body == "manifest":
         body = {"manifest": values["manifest"]}
@@ -198,4 +325,4 @@ def test_the_actor_is_the_token(client: TestClient, seeded: ModelVersion, secret
     )
     assert change.json()["set_by"] == "token:contributor"
     denied = assert_error(client.delete(V1, headers=bearer(secrets["contributor"])), 403, "PERMISSION_DENIED")
-    assert denied["details"] == {"permission": "version:delete", "role": "contributor"}
+    assert denied["details"] == {"permission": "version:delete", "role": "contributor", "model": "churn"}

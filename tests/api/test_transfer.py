@@ -74,6 +74,9 @@ def test_push_and_pull_over_http(client: TestClient) -> None:
     assert (version["version"], version["metrics"], version["aliases"]) == (1, {"auc": 0.9}, ["candidate"])
 
     pulled = client.get("/api/v1/models/net/versions/@candidate/manifest").json()
+    report = {key: version.pop(key) for key in ("bytes_new", "bytes_deduplicated", "chunks_new")}
+    assert report == {"bytes_new": 80_004, "bytes_deduplicated": 0, "chunks_new": 3}
+    assert version.pop("chunks_deduplicated") == 0  # the commit answer: the version and what it added
     assert pulled["version"] == version and pulled["manifest"]["files"][0]["path"] == "model/w.bin"
     for chunk in chunks:
         response = client.get(f"/api/v1/models/net/versions/1/chunks/{sha256(chunk)}")

@@ -12,13 +12,17 @@ import socket
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import boto3
+import httpx
 import pytest
 from botocore.stub import Stubber
 
 import modelreg
 import modelreg.blobs
+from modelreg.blobs.file import FileChunkStore
+from modelreg.blobs.presign import PresigningStore
 from modelreg.blobs.s3 import S3ChunkStore, make_client, parse_s3_url
 from modelreg.connection import open_chunk_store
 from modelreg.digest import Digest, digest_hex, sha256_bytes
@@ -302,3 +306,76 @@ def test_a_missing_chunk_is_chunk_not_found(s3_client: Any, s3_bucket: str) -> N
         with pytest.raises(ChunkNotFound):
             call(digest)
     assert (store.exists(digest), store.delete(digest), store.missing([digest])) == (False, False, {digest})
+
+
+# Direct transfers (blobs/presign.py, blobs/s3_presign.py) ---------------------------------------------------
+def test_a_presigned_put_is_sigv4_and_signs_the_checksum_and_the_create_only_condition(
+    s3_client: Any, s3_bucket: str
+) -> None:
+    store = S3ChunkStore(s3_bucket, "p", client=s3_client)
+    digest, data = stored(b"presigned")
+    request = store.presign_put(digest, expires_in=900)
+    query = parse_qs(urlsplit(request.url).query)
+    assert (request.method, request.expires_in, urlsplit(request.url).path) == (
+        "PUT",
+        900,
+        f"/{s3_bucket}/p/sha256/{digest_hex(digest)[:2]}/{digest_hex(digest)}",
+    )
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"] and query["X-Amz-Expires"] == ["900"]
+    assert query["X-Amz-SignedHeaders"] == ["host;if-none-match;x-amz-checksum-sha256"]
+    checksum = base64.b64encode(bytes.fromhex(digest_hex(digest))).decode()
+    assert dict(request.headers) == {"x-amz-checksum-sha256": checksum, "If-None-Match": "*"}
+    assert httpx.put(request.url, content=data, headers=dict(request.headers)).status_code == 200
+    assert httpx.put(request.url, content=data, headers=dict(request.headers)).status_code == 412
+    fetched = store.presign_get(digest, expires_in=60)
+    assert (fetched.method, fetched.headers, httpx.get(fetched.url).content) == ("GET", {}, data)
+    assert isinstance(store, PresigningStore)
+    assert not isinstance(FileChunkStore(Path("/nonexistent")), PresigningStore)
+
+
+def test_the_checksum_probe_tells_moto_from_a_store_that_enforces_it_and_leaves_nothing(
+    s3_client: Any, s3_bucket: str, strict_s3_endpoint: str
+) -> None:
+    plain = S3ChunkStore(s3_bucket, "p", client=s3_client)
+    assert plain.enforces_checksums() is False
+    assert keys(s3_client, s3_bucket) == []  # the probe's wrong body was deleted again
+    strict_client = make_client(endpoint_url=strict_s3_endpoint, session=boto3.session.Session(**DUMMY))
+    strict_client.create_bucket(Bucket=s3_bucket)
+    assert S3ChunkStore(s3_bucket, client=strict_client).enforces_checksums() is True
+    assert keys(strict_client, s3_bucket) == []
+
+
+def test_verify_uploads_reads_back_where_checksums_are_not_enforced(s3_client: Any, s3_bucket: str) -> None:
+    store = S3ChunkStore(s3_bucket, "p", client=s3_client)
+    good, good_data = stored(b"a good upload")
+    bad, _ = stored(b"what the digest names")
+    store.put(good, good_data)
+    s3_client.put_object(Bucket=s3_bucket, Key=store._key(bad), Body=b"tampered")
+    store.verify_uploads({good: len(good_data)})
+    with pytest.raises(DigestMismatch, match="it was removed: upload it again"):
+        store.verify_uploads({good: len(good_data), bad: 21})
+    assert store.exists(bad) is False and store.exists(good) is True
+    with pytest.raises(InvalidInput, match="another size than the manifest says"):
+        store.verify_uploads({good: 1})
+    with pytest.raises(ChunkNotFound):
+        store.verify_uploads({bad: 21})
+
+
+def test_verify_uploads_trusts_the_checksum_a_strict_store_computed(strict_s3_endpoint: str) -> None:
+    client = make_client(endpoint_url=strict_s3_endpoint, session=boto3.session.Session(**DUMMY))
+    bucket = "modelreg-strict-verify"
+    client.create_bucket(Bucket=bucket)
+    store = S3ChunkStore(bucket, client=client)
+    good, good_data = stored(b"checked by the store")
+    store.put(good, good_data)
+    head = client.head_object(Bucket=bucket, Key=store._key(good), ChecksumMode="ENABLED")
+    assert head["ChecksumSHA256"] == base64.b64encode(bytes.fromhex(digest_hex(good))).decode()
+    store.verify_uploads({good: len(good_data)})
+    with pytest.raises(InvalidInput, match="another size"):
+        store.verify_uploads({good: 3})
+    # An object written without any checksum (another tool): only its bytes can tell, so they are read.
+    bare, _ = stored(b"no checksum")
+    client.put_object(Bucket=bucket, Key=store._key(bare), Body=b"not those bytes")
+    with pytest.raises(DigestMismatch):
+        store.verify_uploads({bare: 11})
+    assert store.exists(bare) is False

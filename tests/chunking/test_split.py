@@ -113,6 +113,18 @@ def test_parallel_cuts_match_serial_on_degenerate_content(data: bytes) -> None:
     assert_exact_cover(serial, len(data))
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("shape", ["random", "zeros", "periodic"])
+def test_the_first_cut_needs_only_the_first_max_chunk_bytes(seed: int, shape: str) -> None:
+    """A push probes a large file's first chunk from its first MAX_CHUNK bytes (``transfer.push``)."""
+    data = {
+        "random": random_bytes(12 * MiB, seed=seed),
+        "zeros": bytes(12 * MiB),
+        "periodic": (b"%d-abcdefghijklmnop" % seed) * (12 * MiB // 19),
+    }[shape]
+    assert split_fastcdc(data[:MAX_CHUNK], workers=1)[0] == split_fastcdc(data)[0]
+
+
 def test_a_shifting_insert_changes_only_nearby_chunks() -> None:
     before = random_bytes(32 * MiB, seed=3)
     after = before[: 10 * MiB] + b"inserted!" * 11 + before[10 * MiB :]

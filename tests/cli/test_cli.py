@@ -180,7 +180,9 @@ def test_push_json_records_every_piece_of_metadata(cli: Cli, model_dir: Path, li
 def test_push_summary_shows_that_a_repush_stores_nothing_new(cli: Cli, model_dir: Path) -> None:
     first = cli("push", "churn", str(model_dir)).ok()
     match = re.fullmatch(
-        r"pushed churn/1 (sha256:[0-9a-f]{64}) \(3 files, ([0-9.]+) MB, ([0-9.]+) MB new\)\n", first.stdout
+        r"pushed churn/1 (sha256:[0-9a-f]{64}) "
+        r"\(3 files, ([0-9.]+) MB, ([0-9.]+) MB new, 0.0 MB deduplicated\)\n",
+        first.stdout,
     )
     assert match is not None, first
     assert float(match[2]) == pytest.approx(3.1, abs=0.05)  # 3 MiB + a few bytes, printed in decimal MB
@@ -188,7 +190,7 @@ def test_push_summary_shows_that_a_repush_stores_nothing_new(cli: Cli, model_dir
 
     again = cli("push", "churn", str(model_dir)).ok()
     assert again.stdout.startswith(f"pushed churn/2 {match[1]} (3 files")  # same files, same digest
-    assert again.stdout.endswith(", 0.0 MB new)\n")  # deduplicated: no file bytes stored twice
+    assert again.stdout.endswith(f", 0.0 MB new, {match[2]} MB deduplicated)\n")  # no byte stored twice
 
 
 def test_push_a_single_file(cli: Cli, model_dir: Path) -> None:

@@ -64,3 +64,44 @@ def test_lost_chunks_are_reported_on_stderr(registry: Path, capsys: pytest.Captu
     status, out, err = run(capsys, registry, "--json", "gc")
     assert status == 0 and json.loads(out)["missing_chunks"] == 1
     assert err.startswith("warning: 1 chunk(s) that versions reference are missing from the store")
+
+
+def test_storage_stats_prints_a_row_per_model_and_the_total(
+    registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with modelreg.connect(registry) as client:
+        client.push("other", tmp_path / "kept")  # the same 200,000 bytes as m/1
+    status, out, err = run(capsys, registry, "storage", "stats")
+    assert (status, err) == (0, "")
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[1:] if line.strip()}
+    assert rows["m"] == ["1", "200.0", "kB", "200.0", "kB", "1", "1.00x"]
+    assert rows["other"] == ["1", "200.0", "kB", "200.0", "kB", "1", "1.00x"]
+    assert rows["total"] == ["2", "400.0", "kB", "200.0", "kB", "1", "2.00x"]
+
+    status, out, _ = run(capsys, registry, "storage", "stats", "m", "--json")
+    report = json.loads(out)
+    assert status == 0 and [row["name"] for row in report["models"]] == ["m"]
+    assert (report["logical_bytes"], report["physical_bytes"], report["dedup_ratio"]) == (
+        200_000,
+        200_000,
+        1.0,
+    )
+
+
+def test_storage_stats_of_an_unknown_or_invalid_model_fails_with_its_code(
+    registry: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = run(capsys, registry, "storage", "stats", "nope")
+    assert (status, out) == (3, "") and err.startswith("error: MODEL_NOT_FOUND")
+    status, _, err = run(capsys, registry, "storage", "stats", "bad name")
+    assert status == 2 and err.startswith("error: INVALID_NAME")
+
+
+def test_push_reports_new_and_deduplicated_bytes(
+    registry: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = run(capsys, registry, "push", "copy", str(tmp_path / "kept"))
+    assert status == 0 and out.strip().endswith("(1 file, 0.20 MB, 0.0 MB new, 0.20 MB deduplicated)")
+    status, out, _ = run(capsys, registry, "push", "copy", str(tmp_path / "kept"), "--json")
+    pushed = json.loads(out)
+    assert (pushed["version"], pushed["bytes_new"], pushed["bytes_deduplicated"]) == (2, 0, 200_000)

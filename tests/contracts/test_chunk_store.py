@@ -130,6 +130,27 @@ def test_put_with_the_wrong_digest_stores_nothing(chunk_store: ChunkStore) -> No
     assert list(chunk_store.iter()) == []
 
 
+def test_a_verified_put_stores_the_bytes_and_reads_stay_verified(backend: Backend) -> None:
+    """``verified=True`` (bytes this process just hashed) skips the put's own check, never the read's."""
+    store = backend.store
+    digest, data = chunk(os.urandom(5000))
+    assert store.put(digest, memoryview(data), verified=True) is True
+    assert store.put(digest, data, verified=True) is False
+    assert store.get(digest) == data
+    assert list(store.iter()) == [digest]
+    backend.corrupt(digest)
+    with pytest.raises(DigestMismatch) as caught:
+        store.get(digest)
+    assert caught.value.message.startswith(f"stored chunk {digest} is corrupted")
+
+
+def test_an_unverified_put_still_checks_when_verified_is_false(chunk_store: ChunkStore) -> None:
+    digest, _ = chunk(b"claimed")
+    with pytest.raises(DigestMismatch):
+        chunk_store.put(digest, b"arrived", verified=False)
+    assert list(chunk_store.iter()) == []
+
+
 def test_get_of_a_missing_chunk_raises_chunk_not_found(chunk_store: ChunkStore) -> None:
     digest, _ = chunk(b"never stored")
     with pytest.raises(ChunkNotFound) as caught:

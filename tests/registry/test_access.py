@@ -26,6 +26,8 @@ def admin(database: str, tmp_path: Path) -> Iterator[Registry]:
 
 def test_role_vocabulary_is_nested() -> None:
     assert ROLES["viewer"] < ROLES["contributor"] < ROLES["admin"] == frozenset(Permission)
+    assert ROLES["viewer"] < ROLES["approver"] < ROLES["admin"]
+    assert Permission.PROMOTION_APPROVE not in ROLES["contributor"]  # separation of duties by default
     assert [str(p) for p in Permission] == sorted(str(p) for p in Permission)
 
 
@@ -41,6 +43,8 @@ def test_viewer_reads_but_cannot_write(admin: Registry) -> None:
         lambda: viewer.commit_version("m", Manifest(())),
         lambda: viewer.delete_version("m/1"),
         lambda: viewer.create_token("x", role="viewer"),
+        lambda: viewer.record_deployment("m/1", environment="prod"),
+        lambda: viewer.record_deployment_ended("m", environment="prod"),
     ):
         with pytest.raises(errors.PermissionDenied) as caught:
             call()
@@ -53,6 +57,9 @@ def test_contributor_cannot_delete_or_manage_tokens(admin: Registry) -> None:
         contributor.delete_version("m/1")
     with pytest.raises(errors.PermissionDenied):
         contributor.list_tokens()
+    for call in (contributor.verify_audit, contributor.audit_events):
+        with pytest.raises(errors.PermissionDenied, match="audit:read"):
+            call()
 
 
 def test_token_lifecycle(admin: Registry) -> None:

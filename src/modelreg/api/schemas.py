@@ -10,26 +10,59 @@ one request can cause; the body limit bounds the rest.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from modelreg.types import AliasChange, Model, ModelVersion, StageChange, Token
+from modelreg.types import (
+    AliasChange,
+    AuditEvent,
+    Deployment,
+    Group,
+    LegalHold,
+    Model,
+    ModelVersion,
+    Promotion,
+    RetentionPolicy,
+    RoleBinding,
+    StageChange,
+    Token,
+    User,
+)
 
 __all__ = [
     "AliasBody",
+    "AuditEventPage",
+    "BindingBody",
+    "BindingList",
     "CommitBody",
+    "CommittedVersion",
+    "DeploymentBody",
+    "DeploymentEndBody",
+    "DeploymentList",
     "DescriptionBody",
     "DigestsBody",
     "ErrorResponse",
     "GcBody",
+    "GroupList",
+    "HoldBody",
     "ManifestBody",
+    "PolicyBody",
+    "PrincipalBody",
+    "PromotionBody",
+    "PromotionDecisionBody",
+    "PromotionList",
+    "RetentionApplyBody",
+    "RetentionBody",
+    "RollbackBody",
     "SearchModelsBody",
     "SearchVersionsBody",
     "StageBody",
     "TagBody",
     "TokenBody",
+    "UserList",
 ]
 
 MAX_DIGESTS = 10_000  # per missing-chunks / known-files request; the SDK batches
@@ -103,11 +136,82 @@ class GcBody(_Body):
     apply: StrictBool = Field(False, description="Delete the reclaimable chunks; false: a dry run.")
 
 
+class DeploymentBody(_Body):
+    ref: StrictStr = Field(max_length=1024, description="The version now serving: any reference form.")
+    environment: Any = Field(description="Where it serves, e.g. prod-eu (the registry checks it).")
+    endpoint: Any = Field(None, description="Optionally, the endpoint within the environment (URL, name).")
+
+
+class DeploymentEndBody(_Body):
+    name: StrictStr = Field(max_length=1024, description="The model that stopped serving.")
+    environment: Any = Field(description="Where it served.")
+    endpoint: Any = Field(None, description="The endpoint it was recorded with, if any.")
+
+
+class DeploymentList(BaseModel):
+    items: list[Deployment]
+
+
+class PromotionBody(_Body):
+    ref: StrictStr = Field(max_length=1024, description="The version to promote: any reference form.")
+    to: Any = Field(description='The target: a stage ("production") or an alias ("@champion").')
+    comment: Any = Field(None, description="Why (recorded in the audit trail): a string or null.")
+
+
+class PromotionDecisionBody(_Body):
+    comment: Any = Field(None, description="Why (recorded in the audit trail): a string or null.")
+
+
+class RollbackBody(_Body):
+    ref: StrictStr = Field(max_length=1024, description="NAME@ALIAS: the alias to move back.")
+    comment: Any = Field(None, description="Why (recorded in the audit trail): a string or null.")
+    emergency: Any = Field(False, description="Skip approvals (promotion:emergency); audited as such.")
+
+
+class PromotionList(BaseModel):
+    items: list[Promotion]
+
+
+class PolicyBody(_Body):
+    text: Any = Field(description="The promotion policy, TOML text (the registry validates it).")
+
+
+class HoldBody(_Body):
+    reason: Any = Field("", description="Why the version is held: a string (the registry checks it).")
+
+
+class RetentionBody(_Body):
+    keep_last: Any = Field(None, description="Keep the N newest live versions; null: rule off.")
+    archived_days: Any = Field(None, description="Purge versions archived more than D days ago; null: off.")
+
+
+class RetentionApplyBody(_Body):
+    name: StrictStr | None = Field(None, max_length=1024, description="One model; null: every model.")
+    apply: StrictBool = Field(False, description="Purge the selected versions; false: a dry run.")
+
+
 class TokenBody(_Body):
     # Strings on the wire: the role check looks the value up in a dict, which a list or object would crash.
     name: StrictStr = Field(max_length=1024, description="Token name: letters, digits, '.', '_', '-'.")
-    role: StrictStr = Field(max_length=64, description="viewer, contributor or admin")
+    role: StrictStr = Field(
+        max_length=64, description="viewer, contributor, approver, admin, or none (bindings only)"
+    )
     expires_at: datetime | None = Field(None, description="ISO-8601 with a time zone; null: never")
+    user: StrictStr | None = Field(
+        None, max_length=1024, description="Act as this user (its role bindings too); null: as the token"
+    )
+
+
+class PrincipalBody(_Body):
+    name: StrictStr = Field(
+        max_length=1024, description="User or group name: letters, digits, '.', '_', '@', '-'."
+    )
+
+
+class BindingBody(_Body):
+    role: StrictStr = Field(max_length=64, description="viewer, contributor, approver or admin")
+    principal: StrictStr = Field(max_length=1024, description="user:NAME, group:NAME or token:NAME")
+    models: StrictStr = Field("*", max_length=1024, description="Model-name pattern: '*', 'risk-*', 'a?c'")
 
 
 # Response shapes, for the OpenAPI document only (routes answer with the public types' to_dict()).
@@ -135,14 +239,79 @@ class AliasHistory(BaseModel):
     items: list[AliasChange]
 
 
+class AuditEventPage(BaseModel):
+    items: list[AuditEvent]
+    next_page_token: str | None
+
+
 class StageHistory(BaseModel):
     items: list[StageChange]
+
+
+class HoldList(BaseModel):
+    items: list[LegalHold]
+
+
+class RetentionList(BaseModel):
+    items: list[RetentionPolicy]
 
 
 class TokenList(BaseModel):
     items: list[Token]
 
 
+class UserList(BaseModel):
+    items: list[User]
+
+
+class GroupList(BaseModel):
+    items: list[Group]
+
+
+class BindingList(BaseModel):
+    items: list[RoleBinding]
+
+
+@dataclass(frozen=True)
+class CommittedVersion(ModelVersion):
+    """What a commit answers: the new version, and what its content added to storage (``CommitReport``):
+    distinct chunks no committed version held before (new), and the rest of its bytes (deduplicated)."""
+
+    chunks_new: int = 0
+    bytes_new: int = 0
+    chunks_deduplicated: int = 0
+    bytes_deduplicated: int = 0
+
+
 class ManifestResponse(BaseModel):
     version: ModelVersion
     manifest: dict[str, Any] = Field(description="Manifest.to_json(): schema, files with chunk lists")
+    direct_downloads: bool = Field(
+        False,
+        description="Present and true when the server offers presigned chunk downloads: POST "
+        "…/chunks/urls answers them (direct transfers).",
+    )
+
+
+class PresignedRequestShape(BaseModel):
+    """A request the client makes straight to the object store, sending ``headers`` exactly as given."""
+
+    method: str = Field(description="PUT or GET")
+    url: str = Field(description="The presigned URL (S3 SigV4 query authentication)")
+    headers: dict[str, str] = Field(description="Signed headers to send as they are")
+    expires_in: int = Field(description="Seconds from the answer until the URL stops working")
+
+
+class MissingChunksResponse(BaseModel):
+    missing: list[str] = Field(description="Digests to upload, in the order asked")
+    uploads: dict[str, PresignedRequestShape] | None = Field(
+        None,
+        description="Only with upload_urls=true: a presigned PUT per missing chunk when the server offers "
+        "direct transfers, else empty (upload through PUT /chunks/{digest}).",
+    )
+
+
+class ChunkUrlsResponse(BaseModel):
+    downloads: dict[str, PresignedRequestShape] = Field(
+        description="A presigned GET per chunk asked; empty when the server offers no direct transfers."
+    )

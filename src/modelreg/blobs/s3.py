@@ -29,6 +29,9 @@ follows the question, where listing the prefixes would follow the size of the st
 S3 answers 403 instead of 404 for an absent chunk) and ``s3:GetObject``, ``PutObject``, ``DeleteObject``
 under the prefix. botocore's errors never leave this module: they become ``ChunkNotFound`` or
 ``StorageUnavailable``.
+
+The store can also presign (``blobs.presign.PresigningStore``, for ``serve --direct-transfers``): the
+presigned requests, the checksum probe and the commit's upload checks are in ``blobs/s3_presign.py``.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import contextlib
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -48,7 +51,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from modelreg.blobs import check_chunk
+from modelreg.blobs import check_chunk, s3_presign
+from modelreg.blobs.presign import PresignedRequest
 from modelreg.digest import Digest, digest_hex, parse_digest
 from modelreg.errors import ChunkNotFound, InvalidInput, StorageUnavailable
 
@@ -114,6 +118,9 @@ def make_client(
         # directions would hash each body once more for nothing.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
+        # SigV4 for presigned URLs too (botocore presigns S3 with SigV2 by default in some regions): only
+        # SigV4 signs the x-amz-checksum-sha256 and If-None-Match headers a direct upload must send.
+        signature_version="s3v4",
         # S3-compatible servers on a custom endpoint (MinIO, moto, an IP address) want bucket-in-path URLs.
         s3={"addressing_style": "path"} if endpoint_url else None,
     )
@@ -136,10 +143,12 @@ class S3ChunkStore:
         self._bucket_seen = False  # set once the bucket answered: a HEAD's 404 then means "no such chunk"
         self._writing: dict[Digest, list[Any]] = {}  # digest → [lock, users]: one PUT per digest at a time
         self._writing_guard = threading.Lock()
+        self._enforced: bool | None = None  # enforces_checksums(), once probed
 
-    def put(self, digest: Digest, data: bytes | memoryview) -> bool:
+    def put(self, digest: Digest, data: bytes | memoryview, *, verified: bool = False) -> bool:
         digest = parse_digest(digest)
-        check_chunk(digest, data, stored=False)
+        if not verified:  # S3 still checks the sha256 it is sent (below), whoever hashed the bytes
+            check_chunk(digest, data, stored=False)
         self._check_bucket()
         body = data if isinstance(data, bytes) else bytes(data)  # botocore sends bytes or files only
         checksum = base64.b64encode(bytes.fromhex(digest_hex(digest))).decode("ascii")
@@ -201,6 +210,24 @@ class S3ChunkStore:
                     match = _KEY.fullmatch(entry["Key"][len(self._base) :])
                     if match and match[2].startswith(match[1]):  # anything else is not ours
                         yield Digest("sha256:" + match[2])
+
+    # Direct transfers (``blobs.presign.PresigningStore``; the work is in ``blobs/s3_presign.py``) ----------
+    def enforces_checksums(self) -> bool:
+        if self._enforced is None:
+            self._check_bucket()
+            self._enforced = s3_presign.probe_checksums(self)
+        return self._enforced
+
+    def presign_put(self, digest: Digest, *, expires_in: int) -> PresignedRequest:
+        return s3_presign.presign(self, "PUT", parse_digest(digest), expires_in=expires_in)
+
+    def presign_get(self, digest: Digest, *, expires_in: int) -> PresignedRequest:
+        return s3_presign.presign(self, "GET", parse_digest(digest), expires_in=expires_in)
+
+    def verify_uploads(self, sizes: Mapping[Digest, int]) -> None:
+        wanted = {parse_digest(digest): size for digest, size in sizes.items()}
+        enforced = self.enforces_checksums()
+        s3_presign.verify_uploads(self, wanted, enforced=enforced, threads=self._head_threads)
 
     def _key(self, digest: Digest) -> str:
         hex_ = digest_hex(digest)

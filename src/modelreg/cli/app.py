@@ -15,7 +15,24 @@ import typer
 from typer._click.exceptions import NoArgsIsHelpError  # typer vendors click; this class is not re-exported
 
 from modelreg import __version__
-from modelreg.cli import aliases, annotate, browse, lifecycle, serve, storage, tokens, transfer
+from modelreg.cli import (
+    aliases,
+    annotate,
+    audit,
+    browse,
+    deployments,
+    holds,
+    lifecycle,
+    migrate,
+    policy,
+    principals,
+    promotion,
+    retention,
+    serve,
+    storage,
+    tokens,
+    transfer,
+)
 from modelreg.cli.output import print_error
 from modelreg.cli.params import JsonFlag
 from modelreg.cli.session import DEFAULT_REGISTRY, Session
@@ -43,10 +60,28 @@ app.add_typer(annotate.tag_app, name="tag", rich_help_panel=_CHANGE)
 app.command(rich_help_panel=_CHANGE)(annotate.describe)
 app.command(rich_help_panel=_CHANGE)(lifecycle.stage)
 app.command(rich_help_panel=_CHANGE)(lifecycle.delete)
+app.add_typer(audit.app, name="audit", rich_help_panel="Govern")
+app.command(rich_help_panel="Govern")(deployments.deployments)
+app.add_typer(deployments.app, name="deployment", rich_help_panel="Govern")
+app.add_typer(holds.app, name="hold", rich_help_panel="Govern")
+app.add_typer(retention.app, name="retention", rich_help_panel="Govern")
+app.command(rich_help_panel="Govern")(promotion.promote)
+app.command(rich_help_panel="Govern")(promotion.approve)
+app.command(rich_help_panel="Govern")(promotion.reject)
+app.command(rich_help_panel="Govern")(promotion.cancel)
+app.command(rich_help_panel="Govern")(promotion.promotions)
+app.command(rich_help_panel="Govern")(promotion.rollback)
+app.add_typer(policy.app, name="policy", rich_help_panel="Govern")
+app.command(rich_help_panel="Govern")(holds.purge)
 _SERVER = "Server"
 app.command(rich_help_panel=_SERVER)(serve.serve)
 app.add_typer(tokens.app, name="token", rich_help_panel=_SERVER)
+app.add_typer(principals.user_app, name="user", rich_help_panel=_SERVER)
+app.add_typer(principals.group_app, name="group", rich_help_panel=_SERVER)
+app.add_typer(principals.role_app, name="role", rich_help_panel=_SERVER)
 app.command(rich_help_panel=_SERVER)(storage.gc)
+app.add_typer(storage.app, name="storage", rich_help_panel=_SERVER)
+app.command(rich_help_panel=_SERVER)(migrate.migrate)
 
 
 def _print_version(value: bool) -> None:

@@ -70,11 +70,24 @@ def versions(
         print_versions(found)
 
 
-def show(ctx: typer.Context, *, ref: RefArgument, json_output: JsonFlag = False) -> None:
+def show(
+    ctx: typer.Context,
+    *,
+    ref: RefArgument,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TIME",
+            help="Show what REF named at this instant (ISO 8601 with a timezone, e.g. 2026-03-01T12:00:00Z), "
+            "from the alias and stage history; after '@' a stage name stands for the stage.",
+        ),
+    ] = None,
+    json_output: JsonFlag = False,
+) -> None:
     """Show one version: digest, stage, aliases, metadata, lineage and files."""
     session = Session.of(ctx, json=json_output)
     with session.connect() as registry:
-        version = registry.get_version(ref)
+        version = registry.get_version(ref) if at is None else registry.resolve(ref, at=at)
     if session.json:
         emit_json(version.to_dict())
     else:

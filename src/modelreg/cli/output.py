@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from modelreg.types import AliasChange, Model, ModelVersion
+    from modelreg.types import AliasChange, AuditEvent, Deployment, Model, ModelVersion
 
 __all__ = [
     "count_files",
@@ -27,6 +27,8 @@ __all__ = [
     "format_bytes",
     "format_mb",
     "print_alias_history",
+    "print_audit_events",
+    "print_deployments",
     "print_error",
     "print_models",
     "print_version",
@@ -85,7 +87,7 @@ def print_models(models: Iterable[Model]) -> None:
 def print_versions(versions: Iterable[ModelVersion]) -> None:
     table = _table("MODEL", "VERSION", "STAGE", "ALIASES", "DIGEST", "SIZE", "METRICS", "CREATED")
     for version in versions:
-        number = f"{version.version} (deleted)" if version.deleted else str(version.version)
+        number = str(version.version) + _marks(version)
         aliases = " ".join(f"@{alias}" for alias in version.aliases)
         cells = (version.name, number, version.stage, aliases, _short(version.digest))
         size = format_bytes(version.size_bytes)
@@ -100,6 +102,30 @@ def print_alias_history(changes: Iterable[AliasChange]) -> None:
         cells = (f"{change.name}@{change.alias}", str(change.version), _when(change.since), until)
         table.add_row(*_cells(*cells, change.set_by, change.ended_by or ""))
     _print_or_empty(table, "no history")
+
+
+def print_audit_events(events: Iterable[AuditEvent]) -> None:
+    table = _table("SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "DATA")
+    for event in events:
+        data = json.dumps(event.data, sort_keys=True, ensure_ascii=False)
+        table.add_row(*_cells(str(event.seq), _when(event.at), event.actor, event.action, event.target, data))
+    _print_or_empty(table, "no audit events match")
+
+
+def print_deployments(deployments: Iterable[Deployment]) -> None:
+    table = _table("ENVIRONMENT", "ENDPOINT", "VERSION", "DIGEST", "SINCE", "UNTIL", "BY", "RUN", "DATASETS")
+    for item in deployments:
+        until = "(serving)" if item.ended_at is None else _when(item.ended_at)
+        datasets = ", ".join(_dataset(dataset) for dataset in item.lineage.datasets)
+        cells = (item.environment, item.endpoint or "", item.ref, _short(item.digest), _when(item.started_at))
+        table.add_row(*_cells(*cells, until, item.started_by, item.lineage.run_id or "", datasets))
+    _print_or_empty(table, "no deployments")
+
+
+def _dataset(dataset: Any) -> str:
+    role = f" ({dataset.role})" if dataset.role else ""
+    digest = f" {_short(dataset.digest)}" if dataset.digest else ""
+    return f"{dataset.name}{role}{digest}"
 
 
 def print_version(version: ModelVersion) -> None:
@@ -117,7 +143,7 @@ def print_version(version: ModelVersion) -> None:
 
 def _version_fields(version: ModelVersion) -> list[tuple[str, str]]:
     fields = [
-        ("version", version.ref + ("  (deleted)" if version.deleted else "")),
+        ("version", version.ref + _marks(version, sep="  ")),
         ("digest", version.digest),
         ("stage", version.stage),
         ("aliases", " ".join(f"@{alias}" for alias in version.aliases)),
@@ -134,6 +160,12 @@ def _version_fields(version: ModelVersion) -> list[tuple[str, str]]:
     if version.signature is not None:
         fields.append(("signature", json.dumps(version.signature, ensure_ascii=False)))
     return [(key, value) for key, value in fields if value]
+
+
+def _marks(version: ModelVersion, *, sep: str = " ") -> str:
+    """' (deleted)', ' (purged)', ' (deleted, purged)' or nothing."""
+    marks = [mark for mark, on in (("deleted", version.deleted), ("purged", version.purged)) if on]
+    return f"{sep}({', '.join(marks)})" if marks else ""
 
 
 def _console() -> Console:

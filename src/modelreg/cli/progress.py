@@ -2,7 +2,7 @@
 
 The SDK calls ``progress(event, nbytes)``, possibly from several worker threads:
 
-    push   ("total", n) once, then increments ("hashed", n) and ("stored", n)
+    push   ("total", n) once, then increments ("hashed", n), ("unchanged", n) and ("stored", n)
     pull   ("total", n) once, then increments ("fetched", n) and ("cached", n)
 
 The bar advances with the bytes processed (hashed, or fetched + cached) and its speed column is the
@@ -50,7 +50,7 @@ class TransferMeter:
         def detail(counts: Counter[str]) -> str:
             return f"{format_bytes(counts['stored'])} new"
 
-        return cls("hashing", advances=frozenset({"hashed"}), detail=detail, visible=visible)
+        return cls("hashing", advances=frozenset({"hashed", "unchanged"}), detail=detail, visible=visible)
 
     @classmethod
     def for_pull(cls, *, visible: bool) -> TransferMeter:

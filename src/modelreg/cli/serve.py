@@ -58,6 +58,15 @@ def serve(
             "acts as admin. For throwaway setups only.",
         ),
     ] = False,
+    direct_transfers: Annotated[
+        bool,
+        typer.Option(
+            "--direct-transfers",
+            help="Hand clients presigned URLs so chunk bytes move straight to and from the s3:// store; "
+            "the server then handles metadata only ($MODELREG_DIRECT_TRANSFERS). Needs an S3 store "
+            "whose endpoint clients can reach.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the REST API (OpenAPI docs at /docs) until interrupted.
 
@@ -74,6 +83,7 @@ def serve(
         "port": port,
         "server_workers": workers,
         "insecure": insecure or None,
+        "direct_transfers": direct_transfers or None,
     }
     # The server pulls in FastAPI, uvicorn and SQLAlchemy: import it only when serving, never for --help.
     from pydantic import ValidationError

@@ -1,4 +1,5 @@
-"""``modelreg gc``: garbage collection of the chunk store (admins), a dry run unless ``--apply``."""
+"""``modelreg storage stats`` (how much deduplication saves) and ``modelreg gc``: garbage collection of the
+chunk store (admins), a dry run unless ``--apply``. ``gc`` stays a top-level command, as it was first."""
 
 from __future__ import annotations
 
@@ -14,9 +15,63 @@ from modelreg.cli.params import JsonFlag
 from modelreg.cli.session import Session
 
 if TYPE_CHECKING:
-    from modelreg.types import GcReport
+    from modelreg.types import GcReport, StorageStats
 
-__all__ = ["gc"]
+__all__ = ["app", "gc"]
+
+app = typer.Typer(help="The chunk store: what models take up, and how much deduplication saves.")
+
+
+@app.command()
+def stats(
+    ctx: typer.Context,
+    *,
+    name: Annotated[
+        str | None, typer.Argument(metavar="[NAME]", help="Only this model (default: every model).")
+    ] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Logical bytes, physical (deduplicated) bytes and the dedup ratio, per model and in total.
+
+    Logical: the sum of the version sizes, what pulling every version would write. Physical: each distinct
+    chunk those versions reference, counted once, what the chunk store holds for them. Soft-deleted versions
+    count (their files stay), purged ones do not. A chunk shared by two models counts in both rows but once
+    in the total, so the rows may add up to more than the total.
+    """
+    session = Session.of(ctx, json=json_output)
+    with session.connect() as registry:
+        report = registry.storage_stats(name)
+    if session.json:
+        emit_json(report.to_dict())
+    else:
+        _print_stats(report)
+
+
+def _print_stats(report: StorageStats) -> None:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for header in ("MODEL", "VERSIONS", "LOGICAL", "PHYSICAL", "CHUNKS", "DEDUP"):
+        table.add_column(header, justify="left" if header == "MODEL" else "right")
+    for row in report.models:
+        versions = str(row.versions) + (f" ({row.deleted_versions} deleted)" if row.deleted_versions else "")
+        table.add_row(
+            row.name,
+            versions,
+            format_bytes(row.logical_bytes),
+            format_bytes(row.physical_bytes),
+            str(row.chunks),
+            f"{row.dedup_ratio:.2f}x",
+        )
+    if len(report.models) != 1:
+        table.add_section()
+        table.add_row(
+            "total",
+            str(report.versions),
+            format_bytes(report.logical_bytes),
+            format_bytes(report.physical_bytes),
+            str(report.chunks),
+            f"{report.dedup_ratio:.2f}x",
+        )
+    Console(highlight=False).print(table)
 
 
 def gc(
@@ -29,9 +84,10 @@ def gc(
 ) -> None:
     """Find the stored chunks no version references, and with --apply delete them.
 
-    Safe while pushes run: chunks of any version (deleted ones included), chunks a client was told are
-    present, and chunks written within the grace period (MODELREG_GC_GRACE_SECONDS, default 24 h) are kept.
-    Needs an admin. A dry run changes nothing; an --apply that deletes is recorded in the audit log.
+    Safe while pushes run: chunks of any version (deleted ones included; purged ones not), chunks a client
+    was told are present, and chunks written within the grace period (MODELREG_GC_GRACE_SECONDS, default
+    24 h) are kept. Needs an admin. A dry run changes nothing; an --apply that deletes is recorded in the
+    audit log.
     """
     session = Session.of(ctx, json=json_output)
     with session.connect() as registry:

@@ -32,7 +32,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-Role = Literal["viewer", "contributor", "admin"]
+Role = Literal["viewer", "contributor", "approver", "admin", "none"]
 _DURATION = re.compile(r"([1-9][0-9]{0,5})([mhdw])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -59,12 +59,18 @@ def create_token(
     ctx: typer.Context,
     *,
     name: Annotated[str, typer.Option("--name", help="Token name, e.g. ci (recorded as token:NAME).")],
-    role: Annotated[Role, typer.Option("--role", help="What the token may do.")],
+    role: Annotated[
+        Role, typer.Option("--role", help="What the token may do; none: only its (or its user's) bindings.")
+    ],
     expires: Annotated[
         str | None,
         typer.Option(
             "--expires", metavar="WHEN", help="30d, 12h, 90m, 2w or an ISO-8601 time. Default: never."
         ),
+    ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option("--user", metavar="NAME", help="Act as this user (audited as it), with its bindings."),
     ] = None,
     json_output: JsonFlag = False,
 ) -> None:
@@ -72,7 +78,7 @@ def create_token(
     session = Session.of(ctx, json=json_output)
     expires_at = None if expires is None else parse_expiry(expires, now=datetime.now(UTC))
     with session.connect() as registry:
-        token = registry.create_token(name, role=role, expires_at=expires_at)
+        token = registry.create_token(name, role=role, expires_at=expires_at, user=user)
     if session.json:
         emit_json(token.to_dict())
         return

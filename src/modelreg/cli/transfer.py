@@ -69,10 +69,18 @@ def push(
             aliases=alias or None,
             progress=meter,
         )
+    stats = registry.last_push
     if session.json:
-        emit_json(version.to_dict())
+        figures = (
+            {}
+            if stats is None
+            else {"bytes_new": stats.bytes_new, "bytes_deduplicated": stats.bytes_deduplicated}
+        )
+        emit_json({**version.to_dict(), **figures})
         return
-    sizes = f"{format_mb(version.size_bytes)}, {format_mb(meter.counts['stored'])} new"
+    deduplicated = f", {format_mb(stats.bytes_deduplicated)} deduplicated" if stats is not None else ""
+    new = stats.bytes_new if stats is not None else meter.counts["stored"]
+    sizes = f"{format_mb(version.size_bytes)}, {format_mb(new)} new{deduplicated}"
     say(f"pushed {version.ref} {version.digest} ({count_files(version.files)}, {sizes})")
 
 

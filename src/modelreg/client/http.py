@@ -9,10 +9,13 @@ What is checked here rather than on the server: only what must travel in a URL (
 references, tag keys) or cannot travel in JSON (NaN, infinities, non-string keys), using the registry's own
 validators so the error is the one the embedded SDK raises. Everything else is the server's registry's call.
 Bytes are verified on arrival: every chunk against its sha256, every manifest against the version digest.
+When the server offers direct transfers, chunk bytes go straight to and from its object store through
+presigned URLs (``client/direct.py``), and through the API whenever a URL is absent or fails.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +25,7 @@ from urllib.parse import quote
 
 import httpx
 
+from modelreg.client.direct import DirectChannel
 from modelreg.client.wire import Wire, decode_json
 from modelreg.digest import parse_digest, sha256_bytes
 from modelreg.errors import DigestMismatch, InvalidInput, InvalidMetadata, StorageUnavailable, TagNotFound
@@ -32,20 +36,62 @@ from modelreg.registry.names import (
     MAX_TAG_VALUE,
     check_alias,
     check_description,
+    check_instant,
     check_metrics,
     check_model_name,
     check_strings,
 )
+from modelreg.registry.promotion_args import check_request_id
 from modelreg.registry.refs import Ref, parse_ref
-from modelreg.types import AliasChange, GcReport, Lineage, Model, ModelVersion, Page, StageChange, Token
+from modelreg.types import (
+    AliasChange,
+    AuditEvent,
+    AuditVerification,
+    CommitReport,
+    Deployment,
+    GcReport,
+    Group,
+    LegalHold,
+    Lineage,
+    Model,
+    ModelVersion,
+    Page,
+    PolicyDocument,
+    Promotion,
+    RetentionPolicy,
+    RetentionReport,
+    RoleBinding,
+    StageChange,
+    StorageStats,
+    Token,
+    User,
+)
 
 __all__ = ["HttpBackend"]
 
 T = TypeVar("T")
-R = TypeVar("R", Model, ModelVersion, AliasChange, StageChange, Token)  # the wire's record types
+R = TypeVar(  # the wire's record types
+    "R",
+    Model,
+    ModelVersion,
+    AliasChange,
+    StageChange,
+    Token,
+    LegalHold,
+    RetentionPolicy,
+    AuditEvent,
+    AuditVerification,
+    Deployment,
+    Promotion,
+    PolicyDocument,
+    User,
+    Group,
+    RoleBinding,
+)
 _API = "/api/v1"
 _BATCH = 10_000  # digests per missing/known query: the server's limit
 _MAX_IDEMPOTENCY_KEY = 128
+_UPLOAD_URLS = {"upload_urls": "true"}
 
 
 class HttpBackend:
@@ -78,12 +124,15 @@ class HttpBackend:
             pool_size=pool_size,
         )
         self.base_url = self._wire.base_url
+        # Presigned chunk transfers, used whenever the server offers them (client/direct.py).
+        self._direct = DirectChannel(timeout=timeout, retries=retries, backoff=backoff, pool_size=pool_size)
 
     def __repr__(self) -> str:
         return f"<HttpBackend {self.base_url}>"
 
     def close(self) -> None:
         self._wire.close()
+        self._direct.close()
 
     # Transfer ---------------------------------------------------------------------------------------------
     def missing_chunks(self, digests: Sequence[str]) -> list[str]:
@@ -91,13 +140,20 @@ class HttpBackend:
         missing: list[str] = []
         for start in range(0, len(wanted), _BATCH):
             body = {"digests": wanted[start : start + _BATCH]}
-            missing.extend(_field(self._json("POST", "/chunks/missing", retry=True, body=body), "missing"))
+            # Older servers ignore the query and answer no upload URLs: every chunk then goes through them.
+            answer = self._json("POST", "/chunks/missing", retry=True, body=body, params=_UPLOAD_URLS)
+            missing.extend(_field(answer, "missing"))
+            self._direct.offer_uploads(answer.get("uploads"))
         return missing
 
     def put_chunk(self, digest: str, data: bytes | memoryview) -> bool:
-        """Upload one chunk; True when it was new. The server verifies it and answers DIGEST_MISMATCH."""
-        path = f"/chunks/{parse_digest(digest)}"
-        return bool(_field(self._json("PUT", path, retry=True, content=data), "stored"))
+        """Upload one chunk; True when it was new. Straight to the object store when the server handed out
+        a URL for it (which binds the sha256), else through the server, which answers DIGEST_MISMATCH."""
+        wanted = parse_digest(digest)
+        stored = self._direct.put(wanted, data)
+        if stored is not None:
+            return stored
+        return bool(_field(self._json("PUT", f"/chunks/{wanted}", retry=True, content=data), "stored"))
 
     def known_files(self, digests: Sequence[str]) -> dict[str, list[tuple[str, int]]]:
         wanted = [parse_digest(d) for d in dict.fromkeys(digests)]
@@ -109,6 +165,9 @@ class HttpBackend:
         return known
 
     def commit_version(self, name: str, manifest: Manifest, **metadata: Any) -> ModelVersion:
+        return self.commit(name, manifest, **metadata).version
+
+    def commit(self, name: str, manifest: Manifest, **metadata: Any) -> CommitReport:
         """POST the version. Always idempotent: without a caller's key, one is made for this commit, so a
         commit retried after a lost response returns the version the first attempt created."""
         key = _idempotency_key(metadata.pop("idempotency_key", None))
@@ -116,7 +175,8 @@ class HttpBackend:
         data = self._json(
             "POST", f"{_model(name)}/versions", retry=True, body=body, headers={"Idempotency-Key": key}
         )
-        return _record(ModelVersion, data)
+        report: CommitReport = _build(CommitReport.from_dict, data)
+        return report
 
     def manifest(self, ref: str) -> tuple[ModelVersion, Manifest]:
         data = self._json("GET", f"{_version(ref)}/manifest", retry=True)
@@ -127,12 +187,17 @@ class HttpBackend:
                 f"the manifest received for {version.ref} does not match its digest {version.digest}",
                 details={"expected": version.digest, "actual": manifest.digest},
             )
+        if data.get("direct_downloads") is True:
+            self._direct.remember(version.ref, [c.digest for f in manifest.files for c in f.chunks])
         return version, manifest
 
     def read_chunk(self, ref: str, digest: str) -> bytes:
         """The chunk's bytes, verified here: whatever the server or the network did, nothing unverified
         reaches a file."""
         wanted = parse_digest(digest)
+        direct = self._direct.get(ref, wanted, self._chunk_urls)  # verified, or None: ask the server
+        if direct is not None:
+            return direct
         data = self._wire.call("GET", f"{_API}{_version(ref)}/chunks/{wanted}", retry=True).content
         actual = sha256_bytes(data)
         if actual != wanted:
@@ -141,6 +206,15 @@ class HttpBackend:
                 details={"expected": wanted, "actual": actual},
             )
         return data
+
+    def chunk_reader(self, ref: str) -> Callable[[str], bytes]:
+        """``read_chunk`` bound to ``ref``: the server authorises each chunk request on its own."""
+        return functools.partial(self.read_chunk, ref)
+
+    def _chunk_urls(self, ref: str, digests: list[str]) -> Any:
+        """Presigned GETs for chunks of ``ref`` (the server checks the caller may pull them)."""
+        data = self._json("POST", f"{_version(ref)}/chunks/urls", retry=True, body={"digests": digests})
+        return _field(data, "downloads")
 
     # Reads ------------------------------------------------------------------------------------------------
     def get_model(self, name: str) -> Model:
@@ -198,6 +272,62 @@ class HttpBackend:
     def stage_history(self, ref: str) -> list[StageChange]:
         return _items(StageChange, self._json("GET", f"{_version(ref)}/stages", retry=True))
 
+    def resolve(self, ref: str, *, at: datetime | str | None = None) -> ModelVersion:
+        params = {} if at is None else {"at": check_instant(at).isoformat()}
+        return _record(ModelVersion, self._json("GET", f"{_version(ref)}/resolve", retry=True, params=params))
+
+    def audit_events(
+        self,
+        *,
+        actor: str | None = None,
+        model: str | None = None,
+        action: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> Page[AuditEvent]:
+        filters = {"actor": actor, "model": model, "action": action}
+        times = {"since": since, "until": until}
+        params: dict[str, str | int] = {
+            **_paging(limit, page_token),
+            **{key: value for key, value in filters.items() if value is not None},
+            **{
+                key: check_instant(value, key).isoformat()
+                for key, value in times.items()
+                if value is not None
+            },
+        }
+        return _page(AuditEvent, self._json("GET", "/audit/events", retry=True, params=params))
+
+    def record_deployment(self, ref: str, *, environment: str, endpoint: str | None = None) -> Deployment:
+        # Retried safely: recording the version that already serves there is a no-op.
+        body = {"ref": ref, "environment": environment, "endpoint": endpoint}
+        return _record(Deployment, self._json("POST", "/deployments", retry=True, body=body))
+
+    def record_deployment_ended(
+        self, name: str, *, environment: str, endpoint: str | None = None
+    ) -> Deployment:
+        body = {"name": name, "environment": environment, "endpoint": endpoint}
+        return _record(Deployment, self._json("POST", "/deployments/ended", retry=False, body=body))
+
+    def deployments(
+        self,
+        *,
+        environment: str | None = None,
+        model: str | None = None,
+        at: datetime | str | None = None,
+    ) -> list[Deployment]:
+        pairs = (("environment", environment), ("model", model))
+        params = {key: value for key, value in pairs if value is not None}
+        if at is not None:
+            params["at"] = check_instant(at).isoformat()
+        return _items(Deployment, self._json("GET", "/deployments", retry=True, params=params))
+
+    def verify_audit(self, *, anchor: str | None = None) -> AuditVerification:
+        params = {} if anchor is None else {"anchor": anchor}
+        return _record(AuditVerification, self._json("GET", "/audit/verify", retry=True, params=params))
+
     # Writes: not repeated after a lost response (each one is audited; a repeat would record a second change)
     def set_alias(self, name: str, alias: str, version: int) -> AliasChange:
         data = self._json("PUT", _alias(name, alias), retry=False, body={"version": version})
@@ -227,9 +357,11 @@ class HttpBackend:
         return _record(ModelVersion, self._json("DELETE", _version(ref), retry=False))
 
     # Tokens -----------------------------------------------------------------------------------------------
-    def create_token(self, name: str, *, role: str, expires_at: datetime | None = None) -> Token:
+    def create_token(
+        self, name: str, *, role: str, expires_at: datetime | None = None, user: str | None = None
+    ) -> Token:
         expiry = None if expires_at is None else expires_at.isoformat()
-        body = {"name": name, "role": role, "expires_at": expiry}
+        body = {"name": name, "role": role, "expires_at": expiry, "user": user}
         return _record(Token, self._json("POST", "/tokens", retry=False, body=body))
 
     def list_tokens(self) -> list[Token]:
@@ -243,7 +375,53 @@ class HttpBackend:
         data = self._json("DELETE", f"/tokens/{_segment(name)}", retry=False)
         return _build(int, _field(data, "revoked"))
 
+    # Access control -----------------------------------------------------------------------------------------
+    def create_user(self, name: str) -> User:
+        return _record(User, self._json("POST", "/access/users", retry=False, body={"name": name}))
+
+    def delete_user(self, name: str) -> None:
+        self._wire.call("DELETE", f"{_API}/access/users/{_name_segment('user', name)}", retry=False)
+
+    def list_users(self) -> list[User]:
+        return _items(User, self._json("GET", "/access/users", retry=True))
+
+    def create_group(self, name: str) -> Group:
+        return _record(Group, self._json("POST", "/access/groups", retry=False, body={"name": name}))
+
+    def delete_group(self, name: str) -> None:
+        self._wire.call("DELETE", f"{_API}/access/groups/{_name_segment('group', name)}", retry=False)
+
+    def add_group_member(self, group: str, member: str) -> Group:
+        path = f"/access/groups/{_name_segment('group', group)}/members/{_name_segment('member', member)}"
+        return _record(Group, self._json("PUT", path, retry=True))  # idempotent
+
+    def remove_group_member(self, group: str, member: str) -> Group:
+        path = f"/access/groups/{_name_segment('group', group)}/members/{_name_segment('member', member)}"
+        return _record(Group, self._json("DELETE", path, retry=False))
+
+    def list_groups(self) -> list[Group]:
+        return _items(Group, self._json("GET", "/access/groups", retry=True))
+
+    def grant(self, role: str, principal: str, *, models: str = "*") -> RoleBinding:
+        body = {"role": role, "principal": principal, "models": models}
+        return _record(RoleBinding, self._json("POST", "/access/bindings", retry=True, body=body))
+
+    def revoke(self, role: str, principal: str, *, models: str = "*") -> None:
+        body = {"role": role, "principal": principal, "models": models}
+        self._json("POST", "/access/bindings/revoke", retry=False, body=body)
+
+    def list_bindings(self, principal: str | None = None) -> list[RoleBinding]:
+        params = {} if principal is None else {"principal": principal}
+        return _items(RoleBinding, self._json("GET", "/access/bindings", retry=True, params=params))
+
     # Storage ----------------------------------------------------------------------------------------------
+    def storage_stats(self, name: str | None = None) -> StorageStats:
+        params = {} if name is None else {"name": check_model_name(name)}
+        result: StorageStats = _build(
+            StorageStats.from_dict, self._json("GET", "/storage/stats", retry=True, params=params)
+        )
+        return result
+
     def collect_garbage(self, *, apply: bool = False) -> GcReport:
         """A dry run is retried like any read; an applied one is not (a second sweep would be reported
         instead of the first; running it again is the caller's call)."""
@@ -252,6 +430,85 @@ class HttpBackend:
         data = self._json("POST", "/admin/gc", retry=not apply, body={"apply": apply})
         result: GcReport = _build(GcReport.from_dict, data)
         return result
+
+    # Retention --------------------------------------------------------------------------------------------
+    def set_hold(self, ref: str, *, reason: str = "") -> LegalHold:
+        data = self._json("PUT", f"{_version(ref)}/hold", retry=False, body={"reason": reason})
+        return _record(LegalHold, data)
+
+    def remove_hold(self, ref: str) -> None:
+        self._wire.call("DELETE", f"{_API}{_version(ref)}/hold", retry=False)
+
+    def list_holds(self, name: str | None = None) -> list[LegalHold]:
+        params = {} if name is None else {"name": check_model_name(name)}
+        return _items(LegalHold, self._json("GET", "/holds", retry=True, params=params))
+
+    def purge_version(self, ref: str) -> ModelVersion:
+        return _record(ModelVersion, self._json("POST", f"{_version(ref)}/purge", retry=False))
+
+    def list_retention_policies(self) -> list[RetentionPolicy]:
+        return _items(RetentionPolicy, self._json("GET", "/retention", retry=True))
+
+    def set_retention_policy(
+        self, name: str | None = None, *, keep_last: int | None = None, archived_days: int | None = None
+    ) -> RetentionPolicy:
+        body = {"keep_last": keep_last, "archived_days": archived_days}
+        return _record(RetentionPolicy, self._json("PUT", _retention(name), retry=False, body=body))
+
+    def delete_retention_policy(self, name: str | None = None) -> None:
+        self._wire.call("DELETE", _API + _retention(name), retry=False)
+
+    def apply_retention(self, name: str | None = None, *, apply: bool = False) -> RetentionReport:
+        """A dry run is retried like any read; an applied one is not (its report would be the second's)."""
+        if not isinstance(apply, bool):
+            raise InvalidInput(f"apply must be true or false, not {str(apply)[:40]!r}")
+        body = {"name": None if name is None else check_model_name(name), "apply": apply}
+        data = self._json("POST", "/retention/apply", retry=not apply, body=body)
+        result: RetentionReport = _build(RetentionReport.from_dict, data)
+        return result
+
+    # Governed promotion: not retried after a lost response (each step is audited and most are final)
+    def request_promotion(self, ref: str, *, to: str, comment: str | None = None) -> Promotion:
+        body = {"ref": ref, "to": to, "comment": comment}
+        return _record(Promotion, self._json("POST", "/promotions", retry=False, body=body))
+
+    def approve(self, request_id: int, *, comment: str | None = None) -> Promotion:
+        return self._decide(request_id, "approve", comment)
+
+    def reject(self, request_id: int, *, comment: str | None = None) -> Promotion:
+        return self._decide(request_id, "reject", comment)
+
+    def cancel(self, request_id: int, *, comment: str | None = None) -> Promotion:
+        return self._decide(request_id, "cancel", comment)
+
+    def _decide(self, request_id: int, step: str, comment: str | None) -> Promotion:
+        path = f"/promotions/{check_request_id(request_id)}/{step}"
+        return _record(Promotion, self._json("POST", path, retry=False, body={"comment": comment}))
+
+    def get_promotion(self, request_id: int) -> Promotion:
+        path = f"/promotions/{check_request_id(request_id)}"
+        return _record(Promotion, self._json("GET", path, retry=True))
+
+    def list_promotions(
+        self, name: str | None = None, *, status: str | None = None, limit: int = 100
+    ) -> list[Promotion]:
+        pairs = (("name", name), ("status", status))
+        params: dict[str, str | int] = {key: value for key, value in pairs if value is not None}
+        params["limit"] = limit
+        return _items(Promotion, self._json("GET", "/promotions", retry=True, params=params))
+
+    def rollback(self, ref: str, *, comment: str | None = None, emergency: bool = False) -> Promotion:
+        body = {"ref": ref, "comment": comment, "emergency": emergency}
+        return _record(Promotion, self._json("POST", "/promotions/rollback", retry=False, body=body))
+
+    def get_policy(self) -> PolicyDocument:
+        return _record(PolicyDocument, self._json("GET", "/policy", retry=True))
+
+    def set_policy(self, text: str) -> PolicyDocument:
+        return _record(PolicyDocument, self._json("PUT", "/policy", retry=False, body={"text": text}))
+
+    def delete_policy(self) -> None:
+        self._wire.call("DELETE", _API + "/policy", retry=False)
 
     # Helpers ----------------------------------------------------------------------------------------------
     def _json(self, method: str, path: str, *, retry: bool, **kwargs: Any) -> Any:
@@ -264,6 +521,11 @@ def _model(name: str) -> str:
 
 def _alias(name: str, alias: str) -> str:
     return f"{_model(name)}/aliases/{check_alias(alias)}"
+
+
+def _retention(name: str | None) -> str:
+    """The global policy's path, or a model's own."""
+    return "/retention" if name is None else f"{_model(name)}/retention"
 
 
 def _version(ref: str) -> str:
@@ -287,6 +549,13 @@ def _target(target: str) -> str:
     if parsed == Ref(parsed.name) and "/" not in target:
         return _model(parsed.name)
     return _version_of(parsed)
+
+
+def _name_segment(kind: str, name: object) -> str:
+    """A user, group or member name as a path segment; '', '.' and '..' would change the path itself."""
+    if not isinstance(name, str) or name in ("", ".", ".."):
+        raise InvalidInput(f"invalid {kind} name {str(name)[:200]!r}")
+    return _segment(name)
 
 
 def _segment(text: str) -> str:

@@ -1,7 +1,8 @@
 """Garbage collection's rows: the roots (chunks that versions reference), chunk leases and sweep rows.
 
-The roots are the chunks of every file a version lists, deleted versions included (their files stay, so a
-delete can be undone). A future hard delete (``versions.purged_at``) is one more condition in ``_listed``.
+The roots are the chunks of every file a version that is not purged lists, deleted versions included (a
+soft delete keeps the files). A purged version's files are roots no more (``_ROOT``): their chunks go
+unless another version shares them.
 """
 
 from __future__ import annotations
@@ -29,12 +30,16 @@ __all__ = ["CollectionRows"]
 _BATCH = {"sqlite": 500, "postgresql": 5_000}
 
 
+# The one place that says which versions' files are roots: every version not purged.
+_ROOT = versions.c.purged_at.is_(None)
+
+
 def _listed(file_digest: Any) -> ColumnElement[bool]:
-    """Whether a version lists the file: one indexed probe of ``version_files.file_digest``."""
+    """Whether a root version lists the file: one indexed probe of ``version_files.file_digest``."""
     return exists(
         select(version_files.c.version_id)
         .join(versions, versions.c.id == version_files.c.version_id)
-        .where(version_files.c.file_digest == file_digest)
+        .where(version_files.c.file_digest == file_digest, _ROOT)
     )
 
 
@@ -52,8 +57,10 @@ class CollectionRows:
         return self._digests(query, file_chunks.c.chunk_digest, digests)
 
     def referenced_files(self, digests: Collection[str]) -> set[str]:
-        query = select(version_files.c.file_digest).join(
-            versions, versions.c.id == version_files.c.version_id
+        query = (
+            select(version_files.c.file_digest)
+            .join(versions, versions.c.id == version_files.c.version_id)
+            .where(_ROOT)
         )
         return self._digests(query.distinct(), version_files.c.file_digest, digests)
 

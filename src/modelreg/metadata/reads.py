@@ -1,7 +1,7 @@
 """The read half of a metadata session: lookups and the assembly of public result types.
 
-Versions are assembled in batches (one query per child table for a whole page), so listing 1,000 versions
-costs a constant number of queries.
+Versions are assembled in batches (the rows, then every child row of the whole page in one ``UNION ALL``:
+``metadata.statements``), so listing 1,000 versions costs two queries, as does one version.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, func, or_, select
 
+from modelreg.metadata import statements as sql
+from modelreg.metadata.history import audit_record
 from modelreg.metadata.protocol import AuditRecord, VersionKey
 from modelreg.metadata.tables import (
     alias_history,
@@ -26,48 +28,33 @@ from modelreg.metadata.tables import (
     models,
     stage_history,
     version_files,
-    version_metrics,
-    version_params,
-    version_tags,
     versions,
 )
 from modelreg.types import AliasChange, Dataset, FileEntry, Lineage, Model, ModelVersion, StageChange
 
 __all__ = ["Reads"]
 
-_KEY_COLUMNS = (versions.c.model_id, versions.c.id, versions.c.number, versions.c.deleted_at)
-
 
 class Reads:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
 
-    # Version lookups ----------------------------------------------------------------------------------------
-    def _key(self, *conditions: Any, latest: bool = False) -> VersionKey | None:
-        query = select(*_KEY_COLUMNS).join(models, versions.c.model_id == models.c.id).where(*conditions)
-        if latest:
-            query = query.where(versions.c.deleted_at.is_(None)).order_by(versions.c.number.desc()).limit(1)
-        row = self._c.execute(query).first()
-        return None if row is None else VersionKey(row[0], row[1], row[2], row[3] is not None)
+    # Version lookups (prebuilt statements: see ``metadata.statements``) ------------------------------------
+    def _key(self, statement: Any, **values: Any) -> VersionKey | None:
+        row = self._c.execute(statement, values).first()
+        return None if row is None else _key_of(row)
 
     def version_key(self, name: str, number: int) -> VersionKey | None:
-        return self._key(models.c.name == name, versions.c.number == number)
+        return self._key(sql.NUMBER_KEY, name=name, number=number)
 
     def latest_key(self, name: str) -> VersionKey | None:
-        return self._key(models.c.name == name, latest=True)
+        return self._key(sql.LATEST_KEY, name=name)
 
     def digest_key(self, name: str, digest: str) -> VersionKey | None:
-        return self._key(models.c.name == name, versions.c.digest == digest, latest=True)
+        return self._key(sql.LATEST_KEY_WITH_DIGEST, name=name, digest=digest)
 
     def alias_key(self, name: str, alias: str) -> VersionKey | None:
-        query = (
-            select(*_KEY_COLUMNS)
-            .select_from(aliases.join(models, aliases.c.model_id == models.c.id))
-            .join(versions, versions.c.id == aliases.c.version_id)
-            .where(models.c.name == name, aliases.c.alias == alias)
-        )
-        row = self._c.execute(query).first()
-        return None if row is None else VersionKey(row[0], row[1], row[2], row[3] is not None)
+        return self._key(sql.ALIAS_KEY, name=name, alias=alias)
 
     def aliases_of(self, version_id: int) -> list[str]:
         query = select(aliases.c.alias).where(aliases.c.version_id == version_id).order_by(aliases.c.alias)
@@ -108,55 +95,20 @@ class Reads:
         return self.versions([version_id])[0]
 
     def versions(self, version_ids: Sequence[int]) -> list[ModelVersion]:
+        """Whole versions in two statements, whatever their number: the rows, then all their child rows."""
         if not version_ids:
             return []
         ids = list(version_ids)
-        query = (
-            select(versions, models.c.name.label("model_name"))
-            .join(models, versions.c.model_id == models.c.id)
-            .where(versions.c.id.in_(ids))
-        )
-        rows = {row.id: row for row in self._c.execute(query)}
-        metrics = self._entries(version_metrics, ids)
-        params = self._entries(version_params, ids)
-        tags = self._entries(version_tags, ids)
-        files_of = self._files(ids)
-        alias_names = self._aliases_by_version(ids)
-        return [
-            _version(rows[i], metrics[i], params[i], tags[i], files_of[i], alias_names=alias_names[i])
-            for i in ids
-            if i in rows
-        ]
-
-    def _entries(self, table: Any, ids: list[int]) -> dict[int, dict[str, Any]]:
-        result: dict[int, dict[str, Any]] = defaultdict(dict)
-        query = select(table.c.version_id, table.c.key, table.c.value).where(table.c.version_id.in_(ids))
-        for version_id, key, value in self._c.execute(query.order_by(table.c.key)):
-            result[version_id][key] = value
-        return result
-
-    def _files(self, ids: list[int]) -> dict[int, tuple[FileEntry, ...]]:
-        result: dict[int, list[FileEntry]] = defaultdict(list)
-        query = (
-            select(
-                version_files.c.version_id,
-                version_files.c.path,
-                version_files.c.size,
-                version_files.c.file_digest,
-            )
-            .where(version_files.c.version_id.in_(ids))
-            .order_by(version_files.c.version_id, version_files.c.path)
-        )
-        for version_id, path, size, digest in self._c.execute(query):
-            result[version_id].append(FileEntry(path=path, size=size, digest=digest))
-        return defaultdict(tuple, {k: tuple(v) for k, v in result.items()})
-
-    def _aliases_by_version(self, ids: list[int]) -> dict[int, tuple[str, ...]]:
-        result: dict[int, list[str]] = defaultdict(list)
-        query = select(aliases.c.version_id, aliases.c.alias).where(aliases.c.version_id.in_(ids))
-        for version_id, alias in self._c.execute(query.order_by(aliases.c.alias)):
-            result[version_id].append(alias)
-        return defaultdict(tuple, {k: tuple(v) for k, v in result.items()})
+        values: dict[str, Any]
+        if len(ids) == 1:  # "=": an expanding IN is re-rendered for every call
+            rows_query, children_query, values = sql.VERSION_ROW, sql.CHILDREN_OF_ONE, {"id": ids[0]}
+        else:
+            rows_query, children_query, values = sql.VERSION_ROWS, sql.CHILDREN_OF_PAGE, {"ids": ids}
+        rows = {row.id: row for row in self._c.execute(rows_query, values)}
+        children: dict[int, _Children] = defaultdict(_Children)
+        for kind, version_id, name, text, number, size in self._c.execute(children_query, values):
+            children[version_id].add(kind, name, text, number, size)
+        return [_version(rows[i], children[i]) for i in ids if i in rows]
 
     def list_versions(self, model_id: int, *, include_deleted: bool, limit: int, offset: int) -> list[int]:
         query = select(versions.c.id).where(versions.c.model_id == model_id)
@@ -224,6 +176,7 @@ class Reads:
                 until=row.valid_to,
                 set_by=row.set_by,
                 ended_by=row.ended_by,
+                request_id=row.request_id,
             )
             for row in self._c.execute(query)
         ]
@@ -268,6 +221,7 @@ class Reads:
                 until=row.valid_to,
                 set_by=row.set_by,
                 ended_by=row.ended_by,
+                request_id=row.request_id,
             )
             for row in self._c.execute(query)
         ]
@@ -276,20 +230,11 @@ class Reads:
         query = (
             select(audit_events).where(audit_events.c.seq > after).order_by(audit_events.c.seq).limit(limit)
         )
-        return [
-            AuditRecord(
-                seq=row.seq,
-                at=row.at,
-                actor=row.actor,
-                action=row.action,
-                model=row.model,
-                target=row.target,
-                data_json=row.data,
-                prev_hash=row.prev_hash,
-                hash=row.hash,
-            )
-            for row in self._c.execute(query)
-        ]
+        return [audit_record(row) for row in self._c.execute(query)]
+
+
+def _key_of(row: Row[Any, Any, Any, Any, Any]) -> VersionKey:
+    return VersionKey(row[0], row[1], row[2], row[3] is not None, row[4] is not None)
 
 
 def _model(row: Row[Any], tags: dict[str, str], alias_map: dict[str, int]) -> Model:
@@ -305,25 +250,42 @@ def _model(row: Row[Any], tags: dict[str, str], alias_map: dict[str, int]) -> Mo
     )
 
 
-def _version(
-    row: Row[Any],
-    metrics: dict[str, float],
-    params: dict[str, str],
-    tags: dict[str, str],
-    file_entries: tuple[FileEntry, ...],
-    *,
-    alias_names: tuple[str, ...],
-) -> ModelVersion:
+class _Children:
+    """A version's child rows from the ``UNION ALL`` (``statements.CHILDREN_*``), sorted by name there."""
+
+    __slots__ = ("aliases", "files", "metrics", "params", "tags")
+
+    def __init__(self) -> None:
+        self.metrics: dict[str, float] = {}
+        self.params: dict[str, str] = {}
+        self.tags: dict[str, str] = {}
+        self.files: list[FileEntry] = []
+        self.aliases: list[str] = []
+
+    def add(self, kind: int, name: str, text: str | None, number: float | None, size: int | None) -> None:
+        if kind == sql.METRIC:
+            self.metrics[name] = float(number)  # type: ignore[arg-type]  # NOT NULL for metrics
+        elif kind == sql.PARAM:
+            self.params[name] = text  # type: ignore[assignment]  # NOT NULL for params
+        elif kind == sql.TAG:
+            self.tags[name] = text  # type: ignore[assignment]  # NOT NULL for tags
+        elif kind == sql.FILE:
+            self.files.append(FileEntry(path=name, size=size, digest=text))  # type: ignore[arg-type]
+        else:
+            self.aliases.append(name)
+
+
+def _version(row: Row[Any], children: _Children) -> ModelVersion:
     lineage = json.loads(row.lineage)
     return ModelVersion(
         name=row.model_name,
         version=row.number,
         digest=row.digest,
-        files=file_entries,
+        files=tuple(children.files),
         size_bytes=row.size_bytes,
-        metrics=dict(metrics),
-        params=dict(params),
-        tags=dict(tags),
+        metrics=children.metrics,
+        params=children.params,
+        tags=children.tags,
         description=row.description,
         signature=json.loads(row.signature) if row.signature else None,
         lineage=Lineage(
@@ -334,9 +296,11 @@ def _version(
             environment=lineage.get("environment", {}),
         ),
         stage=row.stage,
-        aliases=alias_names,
+        aliases=tuple(children.aliases),
         created_at=row.created_at,
         created_by=row.created_by,
         updated_at=row.updated_at,
         deleted=row.deleted_at is not None,
+        purged=row.purged_at is not None,
+        purged_at=row.purged_at,
     )

@@ -18,6 +18,12 @@ Semantics, for versions (``versions`` joined to ``models`` by the caller) and mo
 * LIKE is case-sensitive on every backend (see ``search_like``); ILIKE ignores case, ASCII-only on SQLite.
   In both, ``\\`` escapes ``%``, ``_`` or itself.
 
+Visibility (access control): a caller whose read permission is scoped to model-name patterns
+(``modelreg.access``) sees only matching models. ``visible`` compiles the patterns to ``name GLOB p`` on
+SQLite (case-sensitive, as model names are) and to ``name LIKE p`` on PostgreSQL (also case-sensitive) with
+``*``/``?`` translated and ``%``/``_`` escaped; the patterns are bound parameters. It is part of the query, so
+paging stays exact.
+
 Sort keys put rows without a value (a missing metric, tag, param or run id) last in both directions, by
 sorting on ``value IS NULL`` first (portable, where ``NULLS LAST`` is not), and always end with a unique
 tie-breaker so that offset paging never repeats or skips a row.
@@ -54,6 +60,7 @@ __all__ = [
     "sort_metric_filter",
     "version_condition",
     "version_order",
+    "visible",
 ]
 
 _Leaf = Callable[[Comparison], ColumnElement[bool]]
@@ -82,6 +89,18 @@ _COMPARE: Mapping[str, Callable[[Any, Any], ColumnElement[bool]]] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
+
+
+def visible(column: ColumnElement[str], patterns: Sequence[str], dialect: str) -> ColumnElement[bool]:
+    """Names matching any of ``patterns`` (validated globs of model-name characters, '*' and '?')."""
+    if dialect == "sqlite":
+        return or_(false(), *(column.op("GLOB")(pattern) for pattern in patterns))
+    return or_(false(), *(column.like(_like_pattern(pattern), escape="\\") for pattern in patterns))
+
+
+def _like_pattern(glob: str) -> str:
+    escaped = glob.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%").replace("?", "_")
 
 
 def version_condition(expr: Expr) -> ColumnElement[bool]:

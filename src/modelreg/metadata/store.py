@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
@@ -19,9 +19,15 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from modelreg.errors import ModelAlreadyExists, ModelregError, StorageUnavailable
 from modelreg.metadata import search
 from modelreg.metadata.collection import CollectionRows
+from modelreg.metadata.deployments import DeploymentRows
 from modelreg.metadata.engine import make_engine, migrate, named_lock
+from modelreg.metadata.history import HistoryRows
+from modelreg.metadata.principals import PrincipalRows
+from modelreg.metadata.promotions import PromotionRows
 from modelreg.metadata.protocol import AuditRecord, NewVersion
 from modelreg.metadata.reads import Reads
+from modelreg.metadata.retention import RetentionRows
+from modelreg.metadata.stats import StatsRows
 from modelreg.metadata.tables import (
     alias_history,
     aliases,
@@ -46,6 +52,15 @@ from modelreg.registry.filters import Expr, OrderKey
 from modelreg.types import Model
 
 __all__ = ["SqlMetadataStore", "SqlSession"]
+
+
+# The chain head and its event's time, in one round trip; the row lock (PostgreSQL) orders every writer.
+_LOCK_AUDIT_HEAD = (
+    select(audit_head.c.seq, audit_head.c.hash, audit_events.c.at)
+    .select_from(audit_head.outerjoin(audit_events, audit_events.c.seq == audit_head.c.seq))
+    .where(audit_head.c.id == 1)
+    .with_for_update(of=audit_head)
+)
 
 
 class SqlMetadataStore:
@@ -102,7 +117,17 @@ def _safe(url: str) -> str:
     return f"{scheme}://{credentials.split(':', 1)[0]}@{tail}"
 
 
-class SqlSession(Reads, TokenRows, CollectionRows):
+class SqlSession(
+    Reads,
+    TokenRows,
+    CollectionRows,
+    StatsRows,
+    RetentionRows,
+    HistoryRows,
+    DeploymentRows,
+    PromotionRows,
+    PrincipalRows,
+):
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection)
         self._dialect = connection.dialect.name
@@ -115,9 +140,18 @@ class SqlSession(Reads, TokenRows, CollectionRows):
         return self._c.execute(query).scalar()
 
     def search_versions(
-        self, expr: Expr | None, order: list[OrderKey], *, include_deleted: bool, limit: int, offset: int
+        self,
+        expr: Expr | None,
+        order: list[OrderKey],
+        *,
+        include_deleted: bool,
+        limit: int,
+        offset: int,
+        visible: Sequence[str] | None = None,
     ) -> list[int]:
         query = select(versions.c.id).select_from(versions.join(models, versions.c.model_id == models.c.id))
+        if visible is not None:
+            query = query.where(search.visible(models.c.name, visible, self._dialect))
         if expr is not None:
             query = query.where(search.version_condition(expr))
         if not include_deleted:
@@ -136,9 +170,17 @@ class SqlSession(Reads, TokenRows, CollectionRows):
         return list(self._c.execute(query).scalars())
 
     def search_models(
-        self, expr: Expr | None, order: list[OrderKey], *, limit: int, offset: int
+        self,
+        expr: Expr | None,
+        order: list[OrderKey],
+        *,
+        limit: int,
+        offset: int,
+        visible: Sequence[str] | None = None,
     ) -> list[Model]:
         query = select(models.c.id)
+        if visible is not None:
+            query = query.where(search.visible(models.c.name, visible, self._dialect))
         if expr is not None:
             query = query.where(search.model_condition(expr))
         query = query.order_by(*search.model_order(order)).limit(limit).offset(offset)
@@ -267,7 +309,9 @@ class SqlSession(Reads, TokenRows, CollectionRows):
         self._touch(version_id, at, description=text)
         return previous
 
-    def set_stage(self, version_id: int, stage: str, *, at: datetime, actor: str) -> str:
+    def set_stage(
+        self, version_id: int, stage: str, *, at: datetime, actor: str, request_id: int | None = None
+    ) -> str:
         previous: str = self._c.execute(
             select(versions.c.stage).where(versions.c.id == version_id)
         ).scalar_one()
@@ -275,7 +319,9 @@ class SqlSession(Reads, TokenRows, CollectionRows):
         open_interval = and_(stage_history.c.version_id == version_id, stage_history.c.valid_to.is_(None))
         self._c.execute(update(stage_history).where(open_interval).values(valid_to=at, ended_by=actor))
         self._c.execute(
-            insert(stage_history).values(version_id=version_id, stage=stage, valid_from=at, set_by=actor)
+            insert(stage_history).values(
+                version_id=version_id, stage=stage, valid_from=at, set_by=actor, request_id=request_id
+            )
         )
         return previous
 
@@ -296,7 +342,14 @@ class SqlSession(Reads, TokenRows, CollectionRows):
 
     # Aliases ----------------------------------------------------------------------------------------------
     def set_alias(
-        self, model_id: int, alias: str, version_id: int, *, at: datetime, actor: str
+        self,
+        model_id: int,
+        alias: str,
+        version_id: int,
+        *,
+        at: datetime,
+        actor: str,
+        request_id: int | None = None,
     ) -> int | None:
         previous = self._close_alias(model_id, alias, at=at, actor=actor)
         row = {
@@ -316,6 +369,7 @@ class SqlSession(Reads, TokenRows, CollectionRows):
             "version_id": version_id,
             "valid_from": at,
             "set_by": actor,
+            "request_id": request_id,
         }
         self._c.execute(insert(alias_history).values(**history))
         return previous
@@ -344,9 +398,7 @@ class SqlSession(Reads, TokenRows, CollectionRows):
 
     # Audit chain ------------------------------------------------------------------------------------------
     def audit_head(self) -> tuple[int, str, datetime | None]:
-        query = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
-        seq, head_hash = self._c.execute(query).one()
-        last_at = self._c.execute(select(audit_events.c.at).where(audit_events.c.seq == seq)).scalar()
+        seq, head_hash, last_at = self._c.execute(_LOCK_AUDIT_HEAD).one()
         return int(seq), str(head_hash), last_at
 
     def audit_seq(self) -> int:

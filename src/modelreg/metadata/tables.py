@@ -36,16 +36,26 @@ __all__ = [
     "audit_head",
     "chunk_leases",
     "chunk_sweeps",
+    "deployments",
     "file_chunks",
     "files",
+    "group_members",
+    "groups",
     "idempotency_keys",
     "metadata",
     "model_tags",
     "models",
+    "promotion_approvals",
+    "promotion_policy",
+    "promotion_requests",
+    "retention_policies",
+    "role_bindings",
     "stage_history",
     "tokens",
+    "users",
     "version_datasets",
     "version_files",
+    "version_holds",
     "version_metrics",
     "version_params",
     "version_parents",
@@ -135,6 +145,10 @@ versions = Table(
     Column("updated_at", TIME, nullable=False),
     Column("deleted_at", TIME, nullable=True),
     Column("deleted_by", ACTOR, nullable=True),
+    # Purged: the files are no longer garbage collection roots (their chunks go unless shared); every other
+    # column and child row stays, for history and lineage.
+    Column("purged_at", TIME, nullable=True),
+    Column("purged_by", ACTOR, nullable=True),
     UniqueConstraint("model_id", "number"),
     Index(None, "digest"),
     Index(None, "model_id", "deleted_at", "number"),
@@ -248,6 +262,7 @@ alias_history = Table(
     Column("valid_to", TIME, nullable=True),
     Column("set_by", ACTOR, nullable=False),
     Column("ended_by", ACTOR, nullable=True),
+    Column("request_id", ID, nullable=True),  # the promotion request that approved the move (None: direct)
     Index(None, "model_id", "alias", "valid_from"),
 )
 
@@ -261,6 +276,7 @@ stage_history = Table(
     Column("valid_to", TIME, nullable=True),
     Column("set_by", ACTOR, nullable=False),
     Column("ended_by", ACTOR, nullable=True),
+    Column("request_id", ID, nullable=True),  # the promotion request that approved the move (None: direct)
     Index(None, "version_id", "valid_from"),
 )
 
@@ -314,7 +330,53 @@ tokens = Table(
     Column("expires_at", TIME, nullable=True),
     Column("revoked_at", TIME, nullable=True),
     Column("revoked_by", ACTOR, nullable=True),
+    # The user a token acts as (registry/principals.py): its own role plus that user's bindings.
+    Column("user_name", NAME, nullable=True),
     Index(None, "name"),
+)
+
+# Access control (registry/principals.py). Memberships and bindings name a principal as text ('user:alice',
+# 'group:risk-team', 'token:ci') rather than by foreign key: tokens share a name across rotations, so a
+# binding on 'token:ci' applies to each of them. Deleting a user or group deletes its rows in the same
+# transaction. A binding's ``models`` is a name pattern ('*' for every model; see modelreg.access).
+PRINCIPAL = String(140)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("name", NAME, nullable=False, unique=True),
+    Column("created_at", TIME, nullable=False),
+    Column("created_by", ACTOR, nullable=False),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("name", NAME, nullable=False, unique=True),
+    Column("created_at", TIME, nullable=False),
+    Column("created_by", ACTOR, nullable=False),
+)
+
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("group_id", ID, ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("member", PRINCIPAL, primary_key=True),
+    Column("added_at", TIME, nullable=False),
+    Column("added_by", ACTOR, nullable=False),
+    Index(None, "member"),
+)
+
+role_bindings = Table(
+    "role_bindings",
+    metadata,
+    Column("principal", PRINCIPAL, primary_key=True),
+    Column("role", String(32), primary_key=True),
+    Column("models", NAME, primary_key=True),
+    Column("created_at", TIME, nullable=False),
+    Column("created_by", ACTOR, nullable=False),
 )
 
 # Garbage collection's bookkeeping (registry/collection.py). A lease says "a client was told this unreferenced
@@ -333,4 +395,98 @@ chunk_sweeps = Table(
     metadata,
     Column("digest", String(71), primary_key=True),
     Column("started_at", TIME, nullable=False),
+)
+
+# Legal holds (registry/retention.py): a held version can be neither purged nor deleted. One per version;
+# who set or removed one, and when, is in the audit chain.
+version_holds = Table(
+    "version_holds",
+    metadata,
+    Column("version_id", ID, ForeignKey("versions.id", ondelete="CASCADE"), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("created_at", TIME, nullable=False),
+    Column("created_by", ACTOR, nullable=False),
+)
+
+# Retention policies. ``model_id`` 0 is the global policy (a primary key cannot be NULL, and two NULLs
+# would not conflict, so "one global policy" could not be enforced by the database); hence no foreign key.
+# Models are never removed, so a model's row cannot dangle.
+retention_policies = Table(
+    "retention_policies",
+    metadata,
+    Column("model_id", ID, primary_key=True, autoincrement=False),
+    Column("keep_last", Integer, nullable=True),
+    Column("archived_days", Integer, nullable=True),
+    Column("updated_at", TIME, nullable=False),
+    Column("updated_by", ACTOR, nullable=False),
+)
+
+# Which version serves where (record_deployment): one row per interval [started_at, ended_at) of a model's
+# version in an environment (and endpoint; '' when none). At most one open row per (environment, endpoint,
+# model): recording another version ends the open one. The digest is copied: it is what the deployment pins.
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("environment", String(128), nullable=False),
+    Column("endpoint", String(1024), nullable=False, default=""),
+    Column("model_id", ID, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("version_id", ID, ForeignKey("versions.id", ondelete="CASCADE"), nullable=False),
+    Column("digest", String(71), nullable=False),
+    Column("started_at", TIME, nullable=False),
+    Column("started_by", ACTOR, nullable=False),
+    Column("ended_at", TIME, nullable=True),
+    Column("ended_by", ACTOR, nullable=True),
+    Index(None, "environment", "started_at"),
+    Index(None, "model_id", "environment", "endpoint", "ended_at"),
+    Index(None, "version_id"),
+)
+
+# Governed promotion (registry/promotion.py). A request's status is pending, applied, rejected, cancelled or
+# expired; a pending one past ``expires_at`` reads as expired. One approval row per (request, approver): the
+# primary key is what makes "each approver once" hold even when one approver races with themself.
+promotion_requests = Table(
+    "promotion_requests",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("model_id", ID, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("version_id", ID, ForeignKey("versions.id", ondelete="CASCADE"), nullable=False),
+    Column("target", String(256), nullable=False),  # a stage, or '@alias'
+    Column("kind", String(16), nullable=False),  # promotion | rollback
+    Column("status", String(16), nullable=False),
+    Column("requested_by", ACTOR, nullable=False),
+    Column("requested_at", TIME, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("expires_at", TIME, nullable=False),
+    Column("approvals_required", Integer, nullable=False),
+    Column("closed_at", TIME, nullable=True),
+    Column("closed_by", ACTOR, nullable=True),
+    Column("closed_comment", Text, nullable=True),
+    Index(None, "model_id", "status"),
+    Index(None, "status", "expires_at"),
+)
+
+promotion_approvals = Table(
+    "promotion_approvals",
+    metadata,
+    Column(
+        "request_id",
+        ID,
+        ForeignKey("promotion_requests.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("actor", ACTOR, primary_key=True),
+    Column("at", TIME, nullable=False),
+    Column("comment", Text, nullable=False),
+)
+
+# The promotion policy set through the API (one row, id 1), used when no MODELREG_POLICY_FILE is configured.
+promotion_policy = Table(
+    "promotion_policy",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("text", Text, nullable=False),
+    Column("updated_at", TIME, nullable=False),
+    Column("updated_by", ACTOR, nullable=False),
 )

@@ -17,7 +17,15 @@ class TokenRows:
     _c: Connection
 
     def insert_token(
-        self, *, name: str, role: str, secret_hash: str, at: datetime, actor: str, expires_at: datetime | None
+        self,
+        *,
+        name: str,
+        role: str,
+        secret_hash: str,
+        at: datetime,
+        actor: str,
+        expires_at: datetime | None,
+        user: str | None = None,
     ) -> Token:
         row = {
             "name": name,
@@ -26,9 +34,10 @@ class TokenRows:
             "created_at": at,
             "created_by": actor,
             "expires_at": expires_at,
+            "user_name": user,
         }
         token_id = self._c.execute(insert(tokens).values(**row).returning(tokens.c.id)).scalar_one()
-        return Token(token_id, name, role, at, actor, expires_at, None)
+        return Token(token_id, name, role, at, actor, expires_at, None, user)
 
     def token_by_hash(self, secret_hash: str) -> Token | None:
         row = self._c.execute(select(tokens).where(tokens.c.secret_hash == secret_hash)).first()
@@ -52,4 +61,5 @@ def _token(row: Row[Any]) -> Token:
         created_by=row.created_by,
         expires_at=row.expires_at,
         revoked_at=row.revoked_at,
+        user=row.user_name,
     )

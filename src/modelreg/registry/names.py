@@ -8,9 +8,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from modelreg.errors import InvalidAlias, InvalidMetadata, InvalidName
+from modelreg.errors import InvalidAlias, InvalidInput, InvalidMetadata, InvalidName
 from modelreg.types import STAGES, Stage
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "MAX_TAG_VALUE",
     "check_alias",
     "check_description",
+    "check_instant",
     "check_metrics",
     "check_model_name",
     "check_stage",
@@ -124,3 +126,19 @@ def check_description(text: Any) -> str:
             f"description is too long or holds NUL: {len(text)} chars (at most {MAX_DESCRIPTION})"
         )
     return text
+
+
+def check_instant(value: object, what: str = "at") -> datetime:
+    """A timezone-aware instant, from a datetime or an ISO 8601 string ('2026-03-01T12:00:00Z'), in UTC."""
+    moment = value
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            moment = None
+    if not isinstance(moment, datetime) or moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidInput(
+            f"invalid {what} {str(value)[:60]!r}: expected an ISO 8601 time with a timezone, "
+            "e.g. 2026-03-01T12:00:00Z"
+        )
+    return moment.astimezone(UTC)

@@ -38,7 +38,7 @@ from modelreg.registry.names import (
     check_strings,
 )
 from modelreg.registry.refs import parse_ref
-from modelreg.types import Lineage, ModelVersion
+from modelreg.types import CommitReport, Lineage
 
 if TYPE_CHECKING:
     from modelreg.registry.service import Registry
@@ -47,6 +47,7 @@ __all__ = ["Publication"]
 
 # Printable ASCII, so the same keys work as HTTP header values and embedded.
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
+_FIGURES = ("chunks_new", "bytes_new", "chunks_deduplicated", "bytes_deduplicated")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +82,7 @@ class Publication:
     ) -> Publication:
         """Validate every input; raises an ``InvalidInput`` subclass before anything is stored."""
         if aliases:
-            registry.actor.require(Permission.ALIAS_WRITE)
+            registry.actor.require(Permission.ALIAS_WRITE, model=name)
         if not manifest.files:
             raise EmptyModel(f"nothing to push for {name!r}: the version holds no files")
         if idempotency_key is not None and (
@@ -124,7 +125,7 @@ class Publication:
         }
         return sha256_bytes(canonical_json(body))
 
-    def commit(self) -> ModelVersion:
+    def commit(self) -> CommitReport:
         replay = self._replay()
         if replay is not None:
             return replay
@@ -143,6 +144,7 @@ class Publication:
             # Read after the model lock, so one model's versions and alias intervals are in time order.
             now = registry._now(*(session.alias_since(model_id, alias) for alias in self.aliases))
             parent_ids = self._parent_ids(session)
+            figures = self._storage_figures(session)
             number = session.allocate_version(model_id)
             version_id = session.insert_version(
                 model_id, self._new_version(number, contents, parent_ids, now)
@@ -166,14 +168,28 @@ class Publication:
                 action="registry:version:create",
                 model=self.name,
                 target=f"{self.name}/{number}",
-                data={"digest": self.manifest.digest, "aliases": list(self.aliases)},
+                data={"digest": self.manifest.digest, "aliases": list(self.aliases), **figures},
             )
             collection.check_commit(registry, session, self._chunk_digests, since=checked_after)
             if self.idempotency_key is not None:
                 session.remember_idempotency(self.idempotency_key, self.request_digest, version_id, at=now)
-            return session.version(version_id)
+            return CommitReport(session.version(version_id), **figures)
 
-    def _replay(self, session: MetadataSession | None = None) -> ModelVersion | None:
+    def _storage_figures(self, session: MetadataSession) -> dict[str, int]:
+        """What this version adds to storage: its distinct chunks that no committed version references yet
+        (one indexed query over the version's chunk set), and the rest of its bytes, deduplicated."""
+        sizes = {chunk.digest: chunk.size for record in self.manifest.files for chunk in record.chunks}
+        held = session.referenced_chunks(list(sizes)) if sizes else set()
+        new = [digest for digest in sizes if digest not in held]
+        bytes_new = sum(sizes[digest] for digest in new)
+        return {
+            "chunks_new": len(new),
+            "bytes_new": bytes_new,
+            "chunks_deduplicated": len(sizes) - len(new),
+            "bytes_deduplicated": self.manifest.size - bytes_new,
+        }
+
+    def _replay(self, session: MetadataSession | None = None) -> CommitReport | None:
         """The version a previous attempt with the same Idempotency-Key created, if any."""
         if self.idempotency_key is None:
             return None
@@ -185,7 +201,11 @@ class Publication:
             return None
         if remembered[0] != self.request_digest:
             raise IdempotencyKeyReused("this Idempotency-Key was already used for a different request")
-        return session.version(remembered[1])
+        version = session.version(remembered[1])
+        event = session.creation_event(version.name, version.ref)
+        recorded = json.loads(event.data_json) if event is not None else {}
+        figures = {key: int(recorded.get(key, 0)) for key in _FIGURES}
+        return CommitReport(version, **figures)
 
     @property
     def _chunk_digests(self) -> set[Digest]:
@@ -210,13 +230,20 @@ class Publication:
         """Every chunk the version references must be stored, known files' chunks included (a chunk lost
         since its file was first recorded must not yield a version that cannot be pulled); new chunks must
         also have the size the manifest says."""
-        missing = self.registry.chunks.missing(list(self._chunk_digests))
+        sizes = {chunk.digest: chunk.size for record in contents for chunk in record.chunks}
+        direct = self.registry.direct
+        # With direct transfers, clients wrote the new chunks themselves: verify_uploads checks each one's
+        # presence, size and content in one go (registry/direct.py), so only the others are looked up here.
+        listed = self._chunk_digests - sizes.keys() if direct is not None else self._chunk_digests
+        missing = self.registry.chunks.missing(list(listed))
         if missing:
             raise ChunkNotFound(
                 f"{len(missing)} chunk(s) referenced by the manifest are not stored; upload them first",
                 details={"missing": sorted(missing)[:20]},
             )
-        sizes = {chunk.digest: chunk.size for record in contents for chunk in record.chunks}
+        if direct is not None:
+            direct.store.verify_uploads(sizes)
+            return
         for digest, size in sizes.items():
             if self.registry.chunks.size(digest) != size:
                 raise InvalidInput(

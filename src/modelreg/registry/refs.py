@@ -16,7 +16,7 @@ from modelreg.digest import Digest, parse_digest
 from modelreg.errors import InvalidDigest, InvalidInput, InvalidReference
 from modelreg.registry.names import check_alias, check_model_name
 
-__all__ = ["MAX_VERSION", "Ref", "parse_ref"]
+__all__ = ["MAX_VERSION", "Ref", "model_of", "parse_ref"]
 
 _VERSION = re.compile(r"[1-9][0-9]{0,9}")
 MAX_VERSION = 2**31 - 1  # version numbers are 32-bit integers in both databases
@@ -75,3 +75,8 @@ def _message(text: object) -> str:
         f"invalid reference {str(text)[:200]!r}: expected NAME, NAME/VERSION, NAME@ALIAS, "
         "NAME@sha256:<hex> or models:/NAME/VERSION"
     )
+
+
+def model_of(ref: str) -> str:
+    """The model a reference names, for a permission check (which precedes any lookup)."""
+    return parse_ref(ref).name

@@ -6,33 +6,39 @@ validated before anything is written (invariant 6).
 
 A ``Registry`` is cheap: the server builds one per request for the caller; the embedded SDK builds one for
 the local user.
+
+This module holds the reads and the ungoverned writes; the other use cases are mixed in from their own
+modules, each checking its permissions the same way: ``content`` (push and pull), ``governance`` (time
+travel, deployments, audit, promotion, policy), ``admin`` (storage, tokens), ``retention`` (holds, policies,
+purge) and ``principals`` (users, groups, role bindings).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from modelreg.access import Actor, Permission, check_role
+from modelreg.access import Actor, Permission
 from modelreg.blobs.protocol import ChunkStore
 from modelreg.digest import parse_digest
 from modelreg.errors import (
     AliasNotFound,
-    ChunkNotFound,
     InvalidInput,
     ModelNotFound,
     TagNotFound,
-    TokenNotFound,
     VersionDeleted,
     VersionNotFound,
+    VersionProtected,
+    VersionPurged,
 )
 from modelreg.metadata.protocol import MetadataSession, MetadataStore, VersionKey
-from modelreg.registry import audit, collection, tokens
+from modelreg.registry import audit, moves
+from modelreg.registry.admin import AdminCases
+from modelreg.registry.content import ContentCases
+from modelreg.registry.direct import DirectTransfers
 from modelreg.registry.filters import parse_filter, parse_order_by
-from modelreg.registry.manifest import Manifest
+from modelreg.registry.governance import GovernanceCases
 from modelreg.registry.names import (
     MAX_TAG_VALUE,
     check_alias,
@@ -42,10 +48,11 @@ from modelreg.registry.names import (
     check_strings,
 )
 from modelreg.registry.paging import check_limit, decode_token, encode_token
-from modelreg.registry.publish import Publication
-from modelreg.registry.refs import MAX_VERSION, Ref, parse_ref
-from modelreg.registry.tokens import check_token_name
-from modelreg.types import AliasChange, GcReport, Model, ModelVersion, Page, StageChange, Token
+from modelreg.registry.policy_source import PolicySource
+from modelreg.registry.principals import PrincipalCases
+from modelreg.registry.refs import MAX_VERSION, Ref, model_of, parse_ref
+from modelreg.registry.retention import RetentionCases
+from modelreg.types import AliasChange, Model, ModelVersion, Page, StageChange
 
 __all__ = ["DEFAULT_GC_GRACE_SECONDS", "Registry"]
 
@@ -61,7 +68,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Registry:
+class Registry(ContentCases, GovernanceCases, AdminCases, RetentionCases, PrincipalCases):
     def __init__(
         self,
         metadata: MetadataStore,
@@ -71,13 +78,26 @@ class Registry:
         clock: Clock = utc_now,
         verify_file_digests: bool = True,
         gc_grace_seconds: float = DEFAULT_GC_GRACE_SECONDS,
+        direct: DirectTransfers | None = None,
+        audit_production_pulls: bool = False,
+        policies: PolicySource | None = None,
     ) -> None:
         """``verify_file_digests``: re-hash new files' chunks at commit to check the whole-file digests a
-        client claims (a wrong one would poison the known-files table). Only the embedded SDK turns it off:
-        there the client is this process, which computed the digests itself and can write the store anyway.
+        client claims (a wrong one would poison the known-files table). The embedded SDK turns it off: there
+        the client is this process, which computed the digests itself and can write the store anyway; a
+        server does only when its operator says so (``MODELREG_VERIFY_FILE_DIGESTS``, see registry/direct.py).
 
         ``gc_grace_seconds``: garbage collection keeps an unreferenced chunk that long after it was written
         or after a client was told it is present (see ``registry.collection``).
+
+        ``audit_production_pulls``: every pull (manifest read) of a version in stage production appends a
+        ``registry:version:pull`` audit event: who took which digest, when.
+
+        ``policies``: where the promotion policy comes from (a file, or the database; ``registry.policy``),
+        shared by every ``as_actor`` copy so the parsed policy is cached once per process.
+
+        ``direct``: hand out presigned URLs so clients move chunk bytes straight to and from the store
+        (``registry.direct``); None (the default): chunks travel through the caller of these methods.
         """
         if not 0 <= gc_grace_seconds <= _MAX_GC_GRACE_SECONDS:  # NaN fails too
             raise InvalidInput(
@@ -89,6 +109,9 @@ class Registry:
         self.actor = actor
         self.verify_file_digests = verify_file_digests
         self.gc_grace_seconds = float(gc_grace_seconds)
+        self.direct = direct
+        self.audit_production_pulls = audit_production_pulls
+        self.policies = policies if policies is not None else PolicySource()
         self._clock = clock
 
     def as_actor(self, actor: Actor) -> Registry:
@@ -99,6 +122,9 @@ class Registry:
             clock=self._clock,
             verify_file_digests=self.verify_file_digests,
             gc_grace_seconds=self.gc_grace_seconds,
+            direct=self.direct,
+            audit_production_pulls=self.audit_production_pulls,
+            policies=self.policies,
         )
 
     def check_ready(self) -> None:
@@ -107,71 +133,9 @@ class Registry:
             session.model_id("readiness-probe")
         self.chunks.exists(parse_digest("sha256:" + "0" * 64))
 
-    # Transfer: what the client needs to push and pull ------------------------------------------------------
-    def missing_chunks(self, digests: Sequence[str]) -> list[str]:
-        """Of these chunk digests, the ones to upload before committing: those the store lacks, and those it
-        holds but cannot promise to keep (being garbage collected). Every chunk not listed stays at least
-        the garbage collection grace period, even if no version references it yet."""
-        self.actor.require(Permission.VERSION_CREATE)
-        wanted = [parse_digest(d) for d in dict.fromkeys(digests)]
-        missing: set[str] = set(self.chunks.missing(wanted))
-        missing |= collection.unpromised(self, [d for d in wanted if d not in missing])
-        return [d for d in wanted if d in missing]
-
-    def put_chunk(self, digest: str, data: bytes | memoryview) -> bool:
-        """Store one chunk after verifying its sha256; True when its bytes were new."""
-        self.actor.require(Permission.VERSION_CREATE)
-        return self.chunks.put(parse_digest(digest), data)
-
-    def known_files(self, digests: Sequence[str]) -> dict[str, list[tuple[str, int]]]:
-        """Whole-file digests already stored → their chunk lists: such files need no chunking or upload.
-
-        Only files a version lists are answered: their chunks are garbage collection roots, so the answer
-        needs no lease (the client still checks that the chunks are stored, through ``missing_chunks``)."""
-        self.actor.require(Permission.VERSION_CREATE)
-        wanted = [parse_digest(d) for d in dict.fromkeys(digests)]
-        with self.metadata.session() as session:
-            found = session.known_files(wanted)
-            listed = session.referenced_files(list(found)) if found else set()
-        return {
-            digest: [(d, s) for d, s in Publication.chunks_of(text)]
-            for digest, text in found.items()
-            if digest in listed
-        }
-
-    def commit_version(self, name: str, manifest: Manifest, **metadata: Any) -> ModelVersion:
-        """Register a version whose chunks are all stored. See ``Publication`` for the accepted metadata."""
-        self.actor.require(Permission.VERSION_CREATE)
-        publication = Publication.prepare(self, name, manifest, **metadata)
-        return publication.commit()
-
-    def manifest(self, ref: str) -> tuple[ModelVersion, Manifest]:
-        """The version and its manifest, for a pull. Deleted versions have no content to pull."""
-        self.actor.require(Permission.VERSION_PULL)
-        with self.metadata.session() as session:
-            key = self._key(session, parse_ref(ref))
-            if key.deleted:
-                raise VersionDeleted(f"version {key.number} of model {parse_ref(ref).name!r} is deleted")
-            version = session.version(key.version_id)
-            manifest = Manifest.from_json(_loads(session.manifest_json(key.version_id)))
-        return version, manifest
-
-    def read_chunk(self, ref: str, digest: str) -> bytes:
-        """A chunk's verified bytes, authorised through a version that holds it (never by digest alone)."""
-        self.actor.require(Permission.VERSION_PULL)
-        wanted = parse_digest(digest)
-        parsed = parse_ref(ref)
-        with self.metadata.session() as session:
-            key = self._key(session, parsed)
-            if key.deleted:
-                raise VersionDeleted(f"version {key.number} of model {parsed.name!r} is deleted")
-            if not session.version_has_chunk(key.version_id, wanted):
-                raise ChunkNotFound(f"chunk {wanted} is not part of {parsed.name}/{key.number}")
-        return self.chunks.get(wanted)
-
     # Reads ------------------------------------------------------------------------------------------------
     def get_model(self, name: str) -> Model:
-        self.actor.require(Permission.MODEL_READ)
+        self.actor.require(Permission.MODEL_READ, model=name)
         check_model_name(name)
         with self.metadata.session() as session:
             model = session.model(name)
@@ -183,7 +147,7 @@ class Registry:
         return self.search_models(None, limit=limit, page_token=page_token)
 
     def get_version(self, ref: str) -> ModelVersion:
-        self.actor.require(Permission.MODEL_READ)
+        self.actor.require(Permission.MODEL_READ, model=model_of(ref))
         with self.metadata.session() as session:
             key = self._key(session, parse_ref(ref))
             return session.version(key.version_id)
@@ -191,7 +155,7 @@ class Registry:
     def list_versions(
         self, name: str, *, include_deleted: bool = False, limit: int = 100, page_token: str | None = None
     ) -> Page[ModelVersion]:
-        self.actor.require(Permission.MODEL_READ)
+        self.actor.require(Permission.MODEL_READ, model=name)
         check_model_name(name)
         limit = check_limit(limit)
         query = ("list_versions", name, include_deleted)
@@ -213,7 +177,8 @@ class Registry:
         limit: int = 100,
         page_token: str | None = None,
     ) -> Page[ModelVersion]:
-        self.actor.require(Permission.MODEL_READ)
+        self.actor.require_somewhere(Permission.MODEL_READ)
+        visible = self.actor.scope(Permission.MODEL_READ)  # filtered in SQL
         expr = parse_filter(filter, target="versions")
         order = parse_order_by(order_by, target="versions")
         limit = check_limit(limit)
@@ -221,7 +186,7 @@ class Registry:
         offset = decode_token(page_token, query)
         with self.metadata.session() as session:
             ids = session.search_versions(
-                expr, order, include_deleted=include_deleted, limit=limit + 1, offset=offset
+                expr, order, include_deleted=include_deleted, limit=limit + 1, offset=offset, visible=visible
             )
             items = session.versions(ids[:limit])
         return _page(items, len(ids) > limit, offset + limit, query)
@@ -234,31 +199,32 @@ class Registry:
         limit: int = 100,
         page_token: str | None = None,
     ) -> Page[Model]:
-        self.actor.require(Permission.MODEL_READ)
+        self.actor.require_somewhere(Permission.MODEL_READ)
+        visible = self.actor.scope(Permission.MODEL_READ)  # filtered in SQL
         expr = parse_filter(filter, target="models")
         order = parse_order_by(order_by, target="models")
         limit = check_limit(limit)
         query = ("search_models", filter, list(order_by or ()))
         offset = decode_token(page_token, query)
         with self.metadata.session() as session:
-            items = session.search_models(expr, order, limit=limit + 1, offset=offset)
+            items = session.search_models(expr, order, limit=limit + 1, offset=offset, visible=visible)
         return _page(items[:limit], len(items) > limit, offset + limit, query)
 
     def alias_history(self, name: str, alias: str) -> list[AliasChange]:
-        self.actor.require(Permission.MODEL_READ)
+        self.actor.require(Permission.MODEL_READ, model=name)
         check_model_name(name)
         check_alias(alias)
         with self.metadata.session() as session:
             return session.alias_history(self._model_id(session, name), alias)
 
     def stage_history(self, ref: str) -> list[StageChange]:
-        self.actor.require(Permission.MODEL_READ)
+        self.actor.require(Permission.MODEL_READ, model=model_of(ref))
         with self.metadata.session() as session:
             return session.stage_history(self._key(session, parse_ref(ref)).version_id)
 
     # Writes -----------------------------------------------------------------------------------------------
     def set_alias(self, name: str, alias: str, version: int) -> AliasChange:
-        self.actor.require(Permission.ALIAS_WRITE)
+        self.actor.require(Permission.ALIAS_WRITE, model=name)
         check_model_name(name)
         check_alias(alias)
         if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_VERSION:
@@ -273,6 +239,11 @@ class Registry:
                 raise VersionDeleted(
                     f"version {version} of model {name!r} is deleted; an alias cannot point to it"
                 )
+            if key.purged:  # checked under the model lock, which purges take too
+                raise VersionPurged(
+                    f"version {version} of model {name!r} is purged; an alias cannot point to it"
+                )
+            moves.guard_direct(self, session, name=name, key=key, target=f"@{alias}")
             previous = session.set_alias(model_id, alias, key.version_id, at=now, actor=self.actor.name)
             before = None if previous is None else session.version(previous).version
             self._audit(
@@ -281,7 +252,7 @@ class Registry:
         return AliasChange(name, alias, version, now, None, self.actor.name, None)
 
     def delete_alias(self, name: str, alias: str) -> None:
-        self.actor.require(Permission.ALIAS_WRITE)
+        self.actor.require(Permission.ALIAS_WRITE, model=name)
         check_model_name(name)
         check_alias(alias)
         with self.metadata.session(write=True) as session:
@@ -297,7 +268,7 @@ class Registry:
 
     def set_tag(self, target: str, key: str, value: str) -> None:
         """Tag a model ('name') or a version ('name/3', 'name@alias', …)."""
-        self.actor.require(Permission.MODEL_WRITE)
+        self.actor.require(Permission.MODEL_WRITE, model=model_of(target))
         value = check_strings("tag", {key: value}, max_value=MAX_TAG_VALUE)[key]
         self._annotate(
             target,
@@ -309,7 +280,7 @@ class Registry:
         )
 
     def delete_tag(self, target: str, key: str) -> None:
-        self.actor.require(Permission.MODEL_WRITE)
+        self.actor.require(Permission.MODEL_WRITE, model=model_of(target))
         self._annotate(
             target,
             "registry:tag:delete",
@@ -320,7 +291,7 @@ class Registry:
         )
 
     def update_description(self, target: str, description: str) -> None:
-        self.actor.require(Permission.MODEL_WRITE)
+        self.actor.require(Permission.MODEL_WRITE, model=model_of(target))
         text = check_description(description)
         self._annotate(
             target,
@@ -332,8 +303,8 @@ class Registry:
         )
 
     def set_stage(self, ref: str, stage: str) -> ModelVersion:
-        """Move a version to a stage. Ungoverned for now: any caller may move any stage."""
-        self.actor.require(Permission.STAGE_WRITE)
+        """Move a version to a stage; a governed one as the promotion policy says (``registry.promotion``)."""
+        self.actor.require(Permission.STAGE_WRITE, model=model_of(ref))
         checked = check_stage(stage)
         parsed = parse_ref(ref)
         with self.metadata.session(write=True) as session:
@@ -341,83 +312,32 @@ class Registry:
             key = self._key(session, parsed)
             if key.deleted:
                 raise VersionDeleted(f"version {key.number} of model {parsed.name!r} is deleted")
-            now = self._now(session.stage_since(key.version_id))
-            previous = session.set_stage(key.version_id, checked, at=now, actor=self.actor.name)
-            target = f"{parsed.name}/{key.number}"
-            self._audit(
-                session, now, "registry:stage:set", parsed.name, target, before=previous, after=checked
-            )
+            if key.purged:  # checked under the model lock, which purges take too
+                raise VersionPurged(f"version {key.number} of model {parsed.name!r} is purged")
+            archive = moves.guard_direct(self, session, name=parsed.name, key=key, target=checked)
+            moves.move_stage(self, session, name=parsed.name, key=key, stage=checked, archive=archive)
             return session.version(key.version_id)
 
     def delete_version(self, ref: str) -> ModelVersion:
         """Soft delete: the number is never reused, metadata and history stay; aliases on it are removed."""
-        self.actor.require(Permission.VERSION_DELETE)
+        self.actor.require(Permission.VERSION_DELETE, model=model_of(ref))
         parsed = parse_ref(ref)
         with self.metadata.session(write=True) as session:
             model_id = self._model_id(session, parsed.name, lock=True)
             key = self._key(session, parsed)
             if key.deleted:
                 raise VersionDeleted(f"version {key.number} of model {parsed.name!r} is already deleted")
+            if session.hold(key.version_id) is not None:
+                raise VersionProtected(
+                    f"{parsed.name}/{key.number} is under legal hold: it cannot be deleted",
+                    details={"reasons": ["hold"]},
+                )
             removed = session.aliases_of(key.version_id)
             now = self._now(*(session.alias_since(model_id, alias) for alias in removed))
             session.mark_deleted(key.version_id, at=now, actor=self.actor.name)
             target = f"{parsed.name}/{key.number}"
             self._audit(session, now, "registry:version:delete", parsed.name, target, aliases_removed=removed)
             return session.version(key.version_id)
-
-    # Storage (admins) -------------------------------------------------------------------------------------
-    def collect_garbage(self, *, apply: bool = False) -> GcReport:
-        """Mark-and-sweep the chunk store from every version's files; a dry run unless ``apply``.
-
-        A dry run writes nothing. ``apply`` deletes the unreferenced chunks that are neither leased (a client
-        was told they are present) nor younger than the grace period, one collection at a time, safely while
-        pushes run; it is audited (registry:gc:start, registry:gc:finish).
-        """
-        self.actor.require(Permission.STORAGE_ADMIN)
-        if not isinstance(apply, bool):
-            raise InvalidInput(f"apply must be true or false, not {str(apply)[:40]!r}")
-        return collection.collect(self, apply=apply)
-
-    # Tokens -----------------------------------------------------------------------------------------------
-    def create_token(self, name: str, *, role: str, expires_at: datetime | None = None) -> Token:
-        """A new API token; the returned ``secret`` is shown this once and never stored."""
-        self.actor.require(Permission.TOKEN_ADMIN)
-        check_token_name(name)
-        check_role(role)
-        now = self._clock()
-        if expires_at is not None and (expires_at.tzinfo is None or expires_at <= now):
-            raise InvalidInput("a token's expiry must be a timezone-aware time in the future")
-        secret = tokens.new_secret()
-        with self.metadata.session(write=True) as session:
-            token = session.insert_token(
-                name=name,
-                role=role,
-                secret_hash=tokens.secret_hash(secret),
-                at=now,
-                actor=self.actor.name,
-                expires_at=expires_at,
-            )
-            self._audit(
-                session, now, "registry:token:create", None, token.actor, role=role, token_id=token.id
-            )
-        return replace(token, secret=secret)
-
-    def list_tokens(self) -> list[Token]:
-        self.actor.require(Permission.TOKEN_ADMIN)
-        with self.metadata.session() as session:
-            return session.list_tokens()
-
-    def revoke_token(self, name: str) -> int:
-        """Revoke every active token called ``name``; raises ``TokenNotFound`` when there is none."""
-        self.actor.require(Permission.TOKEN_ADMIN)
-        check_token_name(name)
-        with self.metadata.session(write=True) as session:
-            now = self._now()
-            count = session.revoke_tokens(name, at=now, actor=self.actor.name)
-            if count == 0:
-                raise TokenNotFound(f"no active token named {name!r}")
-            self._audit(session, now, "registry:token:revoke", None, f"token:{name}", revoked=count)
-        return count
 
     # Helpers ----------------------------------------------------------------------------------------------
     def _annotate(
@@ -488,8 +408,3 @@ class Registry:
 
 def _page(items: list[Any], more: bool, next_offset: int, query: object) -> Page[Any]:
     return Page(items=items, next_page_token=encode_token(next_offset, query) if more else None)
-
-
-def _loads(text: str) -> dict[str, Any]:
-    document: dict[str, Any] = json.loads(text)
-    return document

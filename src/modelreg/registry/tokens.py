@@ -1,5 +1,8 @@
 """API tokens: created by admins (shown once), stored as sha256, checked on every request.
 
+A token created for a user (``create_token(…, user="alice")``) acts as that user: its role plus the
+user's role bindings (``registry.principals``); the audit trail then names the person.
+
 A token looks like ``mrt_<43 url-safe characters>`` (32 random bytes); the prefix lets secret scanners
 recognise it. Only ``sha256(token)`` is stored, so a database leak does not leak usable tokens.
 """
@@ -11,9 +14,10 @@ import re
 import secrets
 from datetime import datetime
 
-from modelreg.access import Actor, check_role
+from modelreg.access import Actor
 from modelreg.errors import AuthenticationRequired, InvalidInput
 from modelreg.metadata.protocol import MetadataStore
+from modelreg.registry.principals import token_actor
 from modelreg.types import Token
 
 __all__ = ["PREFIX", "authenticate", "check_token_name", "has_active_tokens", "new_secret", "secret_hash"]
@@ -39,18 +43,15 @@ def check_token_name(name: object) -> str:
 
 
 def authenticate(metadata: MetadataStore, secret: str, *, now: datetime) -> Actor:
-    """The actor a bearer token stands for; ``AuthenticationRequired`` never says which check failed."""
+    """The actor a bearer token stands for, with its grants (one session: the token row, then one query
+    for the bindings); ``AuthenticationRequired`` never says which check failed."""
     if not secret.startswith(PREFIX) or len(secret) > 256:
         raise AuthenticationRequired("invalid token")
     with metadata.session() as session:
         token = session.token_by_hash(secret_hash(secret))
-    if (
-        token is None
-        or token.revoked_at is not None
-        or (token.expires_at is not None and token.expires_at <= now)
-    ):
-        raise AuthenticationRequired("invalid, expired or revoked token")
-    return Actor(token.actor, role=check_role(token.role))
+        if token is None or not _active(token, now):
+            raise AuthenticationRequired("invalid, expired or revoked token")
+        return token_actor(session, token)
 
 
 def has_active_tokens(metadata: MetadataStore, *, now: datetime) -> bool:

@@ -1,15 +1,21 @@
 """Pushing: hash files, skip content the registry already has, upload only missing chunks, commit once.
 
-    scan ─► sha256 of each whole file ─► known_files? ─ yes ─► reuse its chunk list (no read, no write)
-                                               └─ no ──► split (safetensors-aware / FastCDC)
-                                                         ─► sha256 per chunk (thread pool)
-                                                         ─► missing_chunks? ─► put_chunk (thread pool)
+    scan ─► stat cache: unchanged since a past push? ─ yes ─► its sha256, nothing read
+              └─ no: small file ─► sha256 (thread pool, one file per thread)
+              └─ no: large file ─► sha256 in one thread, overlapped with: split (safetensors / FastCDC)
+                                   ─► sha256 per chunk (thread pool) ─► missing_chunks? ─► put_chunk (pool)
+    sha256 known ─► known_files? ─ yes ─► reuse its chunk list (a large file stops chunking there)
+                                 └─ no ──► split ─► sha256 per chunk ─► missing_chunks? ─► put_chunk
     ─► Manifest ─► commit_version (one transaction)
                        └─ CHUNK_BEING_COLLECTED / CHUNK_NOT_FOUND ─► missing_chunks? ─► put_chunk ─► commit
 
-hashlib releases the GIL on large buffers, so chunk hashing and uploads use both cores. A commit refused
-because chunks vanished since they were checked (garbage collection took them, or the store lost them) is
-retried a few times, with backoff, after uploading those chunks again from the local files.
+hashlib releases the GIL on large buffers, so hashing and uploads use every core. A large file that is not
+in the stat cache is most likely new, so its chunk work starts at once beside the whole-file hash (both read
+the same page-cache bytes) instead of after it; were it known after all, chunking stops as soon as its hash
+is, and only the chunk hashing done meanwhile was wasted (its uploads were skipped: missing_chunks said the
+chunks are stored). A commit refused because chunks vanished since they were checked (garbage collection took
+them, or the store lost them) is retried a few times, with backoff, after uploading those chunks again from
+the local files.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import mmap
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -24,18 +31,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from modelreg.chunking import split
+from modelreg.chunking import MAX_CHUNK, Span, split, split_fastcdc, split_safetensors
 from modelreg.digest import Digest, sha256_bytes
 from modelreg.errors import ChunkBeingCollected, ChunkNotFound, InvalidPath
 from modelreg.registry.manifest import ChunkRef, FileRecord, Manifest
 from modelreg.transfer.scan import LocalFile, scan
-from modelreg.types import ModelVersion, PushStats
+from modelreg.transfer.statcache import StatCache
+from modelreg.types import CommitReport, ModelVersion, PushStats
 
 __all__ = ["Progress", "PushBackend", "push"]
 
 Progress = Callable[[str, int], None]
 _READ_BLOCK = 8 * 1024 * 1024
 _BATCH = 256  # chunks cut, hashed and uploaded together
+# Files at least this large overlap their whole-file hash with chunking; smaller ones are hashed first,
+# many at once, which keeps a push of many small known files to one known_files query.
+_OVERLAP_MIN = 32 * 1024 * 1024
 _QUERY = 10_000  # digests per missing-chunk query (the API's limit)
 _COMMIT_ATTEMPTS = 8
 _COMMIT_BACKOFF = 0.05  # seconds before the first re-upload; doubles each time (with jitter), ≤ 2 s
@@ -45,7 +56,7 @@ class PushBackend(Protocol):
     def known_files(self, digests: Sequence[str]) -> dict[str, list[tuple[str, int]]]: ...
     def missing_chunks(self, digests: Sequence[str]) -> list[str]: ...
     def put_chunk(self, digest: str, data: bytes | memoryview) -> bool: ...
-    def commit_version(self, name: str, manifest: Manifest, **metadata: Any) -> ModelVersion: ...
+    def commit(self, name: str, manifest: Manifest, **metadata: Any) -> CommitReport: ...
 
 
 @dataclass
@@ -73,24 +84,38 @@ def push(
     *,
     workers: int = 8,
     progress: Progress | None = None,
+    stat_cache: StatCache | None = None,
     **metadata: Any,
 ) -> tuple[ModelVersion, PushStats]:
     started = time.perf_counter()
+    scanned_at_ns = time.time_ns()  # before the stat calls: the stat cache's racy-file reference
     local_files = scan(path)
     tally = _Tally(progress)
     tally.add("total", sum(local.size for local in local_files))
+    remembered = stat_cache.lookup(local_files) if stat_cache is not None else {}
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="modelreg-push") as pool:
-        digests = list(pool.map(lambda local: _hash_file(local, tally), local_files))
-        known = _intact(backend, backend.known_files(digests))
-        records = []
-        for local, digest in zip(local_files, digests, strict=True):
-            if digest in known:
+        small = [f for f in local_files if f not in remembered and f.size < _OVERLAP_MIN]
+        hashed = pool.map(lambda local: _hash_file(local, tally), small)
+        digests: dict[LocalFile, Digest] = dict(zip(small, hashed, strict=True))
+        digests.update(remembered)
+        known = _intact(backend, backend.known_files(list(dict.fromkeys(digests.values()))))
+        files: dict[LocalFile, FileRecord] = {}
+        for local in local_files:
+            digest = digests.get(local)
+            if local in remembered:
+                tally.add("unchanged", local.size)  # not read: progress still moves by its size
+            if digest is None:
+                files[local] = _push_large(backend, pool, local, tally)
+            elif digest in known:
                 chunks = tuple(ChunkRef(Digest(d), size) for d, size in known[digest])
+                files[local] = FileRecord(local.path, local.size, digest, chunks)
             else:
-                chunks = _upload_file(backend, pool, local, tally)
-            records.append(FileRecord(local.path, local.size, digest, chunks))
-        files = dict(zip(local_files, records, strict=True))
-        version = _commit(backend, pool, name, files, tally=tally, metadata=metadata)
+                files[local] = FileRecord(
+                    local.path, local.size, digest, _upload_file(backend, pool, local, tally)
+                )
+        report = _commit(backend, pool, name, files, tally=tally, metadata=metadata)
+    if stat_cache is not None:
+        stat_cache.remember({f: record.digest for f, record in files.items()}, pushed_at_ns=scanned_at_ns)
     stats = PushStats(
         files=len(local_files),
         bytes_total=sum(local.size for local in local_files),
@@ -99,8 +124,10 @@ def push(
         chunks_total=tally.chunks_total,
         chunks_stored=tally.chunks_stored,
         seconds=time.perf_counter() - started,
+        bytes_new=report.bytes_new,
+        bytes_deduplicated=report.bytes_deduplicated,
     )
-    return version, stats
+    return report.version, stats
 
 
 def _commit(
@@ -111,11 +138,11 @@ def _commit(
     *,
     tally: _Tally,
     metadata: dict[str, Any],
-) -> ModelVersion:
+) -> CommitReport:
     manifest = Manifest.build(list(files.values()))
     for attempt in range(_COMMIT_ATTEMPTS):
         try:
-            return backend.commit_version(name, manifest, **metadata)
+            return backend.commit(name, manifest, **metadata)
         except (ChunkBeingCollected, ChunkNotFound):
             if attempt == _COMMIT_ATTEMPTS - 1:
                 raise
@@ -179,21 +206,95 @@ def _hash_file(local: LocalFile, tally: _Tally) -> Digest:
 def _upload_file(
     backend: PushBackend, pool: ThreadPoolExecutor, local: LocalFile, tally: _Tally
 ) -> tuple[ChunkRef, ...]:
+    """Chunk, hash and upload a file whose whole-file digest is already known (and new to the registry)."""
     if local.size == 0:
         return ()
-    refs: list[ChunkRef] = []
     with _open(local) as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-        spans = split(mapped)
-        for start in range(0, len(spans), _BATCH):
-            with memoryview(mapped) as view:  # released before the map closes
-                batch = [view[s.offset : s.offset + s.size] for s in spans[start : start + _BATCH]]
-                try:
-                    refs.extend(_upload_batch(backend, pool, batch, tally))
-                finally:
-                    for piece in batch:
-                        piece.release()
+        refs = _upload_spans(backend, pool, mapped, split(mapped), tally)
     _check_unchanged(local)
     return tuple(refs)
+
+
+def _push_large(
+    backend: PushBackend, pool: ThreadPoolExecutor, local: LocalFile, tally: _Tally
+) -> FileRecord:
+    """A large file of unknown digest. If its first chunk is stored already, the file is probably known:
+    hash it, ask, and chunk only if it is not (a re-push from a machine without the stat cache then costs
+    one sha256 pass, as before). Otherwise it is new: its whole-file sha256 runs in one pool thread while
+    this thread splits it and the pool hashes and uploads its chunks. Between batches, once the digest is
+    in, the registry is asked whether it knows the file after all; if so the chunking stops there."""
+    stop = threading.Event()
+    with _open(local) as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        if not backend.missing_chunks([_first_chunk(mapped)]):
+            digest = _hash_mapped(mapped, tally, stop)
+            if (reused := _known(backend, digest)) is not None:
+                return FileRecord(local.path, local.size, digest, reused)
+            chunks = _upload_spans(backend, pool, mapped, split(mapped), tally)
+            _check_unchanged(local)
+            return FileRecord(local.path, local.size, digest, tuple(chunks))
+        whole = pool.submit(_hash_mapped, mapped, tally, stop)
+        try:
+            spans = split(mapped)
+            refs: list[ChunkRef] = []
+            for start in range(0, len(spans), _BATCH):
+                if start and whole.done() and (reused := _known(backend, whole.result())) is not None:
+                    return FileRecord(local.path, local.size, whole.result(), reused)
+                refs.extend(_upload_spans(backend, pool, mapped, spans[start : start + _BATCH], tally))
+            digest = whole.result()
+        finally:
+            stop.set()  # on error, end the hash early; either way it must release the map before it closes
+            wait([whole])
+    _check_unchanged(local)
+    return FileRecord(local.path, local.size, digest, tuple(refs))
+
+
+def _first_chunk(mapped: mmap.mmap) -> Digest:
+    """The digest of the file's first chunk, without cutting the whole file: a safetensors split reads only
+    the header; FastCDC's first cut depends only on the first MAX_CHUNK bytes (it is forced there at most)."""
+    spans = split_safetensors(mapped)
+    with memoryview(mapped) as view, view[:MAX_CHUNK] as head:
+        first = spans[0] if spans else split_fastcdc(head, workers=1)[0]
+        with view[first.offset : first.offset + first.size] as chunk:
+            return sha256_bytes(chunk)
+
+
+def _hash_mapped(mapped: mmap.mmap, tally: _Tally, stop: threading.Event) -> Digest:
+    hasher = hashlib.sha256()
+    with memoryview(mapped) as view:
+        for start in range(0, len(view), _READ_BLOCK):
+            if stop.is_set():
+                raise _Stopped
+            with view[start : start + _READ_BLOCK] as block:
+                hasher.update(block)
+                tally.add("hashed", len(block))
+    return Digest("sha256:" + hasher.hexdigest())
+
+
+class _Stopped(Exception):
+    """The whole-file hash was abandoned because the push failed; never seen by callers."""
+
+
+def _known(backend: PushBackend, digest: Digest) -> tuple[ChunkRef, ...] | None:
+    """The chunk list of a file the registry already stores in full, else None."""
+    known = _intact(backend, backend.known_files([digest]))
+    if digest not in known:
+        return None
+    return tuple(ChunkRef(Digest(d), size) for d, size in known[digest])
+
+
+def _upload_spans(
+    backend: PushBackend, pool: ThreadPoolExecutor, mapped: mmap.mmap, spans: list[Span], tally: _Tally
+) -> list[ChunkRef]:
+    refs: list[ChunkRef] = []
+    for start in range(0, len(spans), _BATCH):
+        with memoryview(mapped) as view:  # released before the map closes
+            batch = [view[s.offset : s.offset + s.size] for s in spans[start : start + _BATCH]]
+            try:
+                refs.extend(_upload_batch(backend, pool, batch, tally))
+            finally:
+                for piece in batch:
+                    piece.release()
+    return refs
 
 
 def _upload_batch(

@@ -20,6 +20,10 @@ class LocalFile:
     source: Path  # where to read it
     size: int
     mtime_ns: int
+    # The rest of the stat fields that tell an unchanged file (see ``transfer.statcache``).
+    ctime_ns: int = 0
+    inode: int = 0
+    device: int = 0
 
 
 def scan(root: str | os.PathLike[str]) -> list[LocalFile]:
@@ -47,7 +51,15 @@ def scan(root: str | os.PathLike[str]) -> list[LocalFile]:
 
 
 def _file(path: str, source: Path, info: os.stat_result) -> LocalFile:
-    return LocalFile(path=path, source=source, size=info.st_size, mtime_ns=info.st_mtime_ns)
+    return LocalFile(
+        path=path,
+        source=source,
+        size=info.st_size,
+        mtime_ns=info.st_mtime_ns,
+        ctime_ns=info.st_ctime_ns,
+        inode=info.st_ino,
+        device=info.st_dev,
+    )
 
 
 def _walk(base: Path) -> list[LocalFile]:

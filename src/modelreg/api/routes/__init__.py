@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from modelreg.api.routes import aliases, health, models, search, storage, tokens, transfer, versions
+from modelreg.api.routes import (
+    access,
+    aliases,
+    audit,
+    deployments,
+    health,
+    models,
+    promotions,
+    retention,
+    search,
+    stats,
+    storage,
+    tokens,
+    transfer,
+    versions,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -13,6 +28,12 @@ ROUTERS = (
     aliases.router,
     search.router,
     tokens.router,
+    access.router,
     storage.router,
+    retention.router,
+    audit.router,
+    deployments.router,
+    promotions.router,
+    stats.router,
     health.router,
 )

@@ -19,8 +19,9 @@ router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"], responses=ERRORS)
 
 @router.post("", **answers(Token, 201, "The token, with its secret: shown this once, never stored."))
 def create_token(registry: CallerRegistry, body: TokenBody) -> Response:
-    """Create an API token for a role (viewer, contributor, admin)."""
-    return one(registry.create_token(body.name, role=body.role, expires_at=body.expires_at), 201)
+    """Create an API token for a role (viewer, contributor, approver, admin), optionally acting as a user."""
+    token = registry.create_token(body.name, role=body.role, expires_at=body.expires_at, user=body.user)
+    return one(token, 201)
 
 
 @router.get("", **answers(TokenList))

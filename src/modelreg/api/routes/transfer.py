@@ -4,13 +4,18 @@ plain file downloads.
 The push protocol (DESIGN §3): ``POST /files/known`` and ``POST /chunks/missing`` say what need not be sent,
 ``PUT /chunks/{digest}`` uploads the rest (each verified on receipt), then ``POST …/versions`` commits. A
 pull reads the manifest and ``GET …/chunks/{digest}`` for what its cache lacks.
+
+Direct transfers (``serve --direct-transfers``, ``registry/direct.py``) keep that protocol and add presigned
+URLs to it: ``POST /chunks/missing?upload_urls=true`` answers a PUT per missing chunk, and a manifest marked
+``direct_downloads`` means ``POST …/chunks/urls`` answers GETs. Both are opt-in on each side, so an older
+client (which never asks) and an older server (which never offers) keep using the proxied routes.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -18,7 +23,13 @@ from modelreg.api.auth import CallerRegistry
 from modelreg.api.files import ByteRange, etag_matches, file_headers, parse_range, stream
 from modelreg.api.params import VersionRef
 from modelreg.api.responses import ERRORS, answers
-from modelreg.api.schemas import MAX_DIGESTS, DigestsBody, ManifestResponse
+from modelreg.api.schemas import (
+    MAX_DIGESTS,
+    ChunkUrlsResponse,
+    DigestsBody,
+    ManifestResponse,
+    MissingChunksResponse,
+)
 from modelreg.digest import digest_hex, parse_digest
 from modelreg.errors import PathNotFound, PayloadTooLarge
 from modelreg.registry.manifest import check_path, media_type
@@ -31,12 +42,27 @@ ChunkDigest = Annotated[str, Path(description="sha256:<64 hex>")]
 _OCTETS = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
 
 
-@router.post("/chunks/missing", **answers(dict[str, list[str]], description='{"missing": [digest, …]}'))
-def missing_chunks(registry: CallerRegistry, body: DigestsBody, request: Request) -> Response:
-    """Of these chunk digests, the ones the store lacks, in the order asked: upload those."""
-    missing = registry.missing_chunks(_bounded(body.digests))
+@router.post("/chunks/missing", **answers(MissingChunksResponse))
+def missing_chunks(
+    registry: CallerRegistry,
+    body: DigestsBody,
+    request: Request,
+    upload_urls: Annotated[
+        bool, Query(description="Also answer a presigned PUT per missing chunk (direct transfers).")
+    ] = False,
+) -> Response:
+    """Of these chunk digests, the ones the store lacks, in the order asked: upload those.
+
+    With ``upload_urls=true`` and direct transfers on, each comes with a presigned PUT: send the chunk's
+    bytes there with the headers given (they bind its sha256). Servers without direct transfers answer
+    ``uploads: {}`` (older servers, no ``uploads``): upload through ``PUT /chunks/{digest}`` instead."""
+    if not upload_urls:
+        missing = registry.missing_chunks(_bounded(body.digests))
+        request.app.state.metrics.observe_missing_chunks(body.digests, missing)
+        return JSONResponse({"missing": missing})
+    missing, uploads = registry.plan_upload(_bounded(body.digests))
     request.app.state.metrics.observe_missing_chunks(body.digests, missing)
-    return JSONResponse({"missing": missing})
+    return JSONResponse({"missing": missing, "uploads": {d: r.to_dict() for d, r in uploads.items()}})
 
 
 @router.put(
@@ -79,7 +105,20 @@ def known_files(registry: CallerRegistry, body: DigestsBody, request: Request) -
 def get_manifest(registry: CallerRegistry, ref: VersionRef) -> Response:
     """The version and its manifest (files, sizes, digests, chunk lists), for a pull."""
     version, manifest = registry.manifest(ref)
-    return JSONResponse({"version": version.to_dict(), "manifest": manifest.to_json()})
+    body: dict[str, Any] = {"version": version.to_dict(), "manifest": manifest.to_json()}
+    if registry.direct is not None:  # older clients ignore it and read chunks through the API
+        body["direct_downloads"] = True
+    return JSONResponse(body)
+
+
+@router.post("/models/{name}/versions/{ref}/chunks/urls", **answers(ChunkUrlsResponse))
+def chunk_urls(registry: CallerRegistry, ref: VersionRef, body: DigestsBody) -> Response:
+    """Presigned GETs for these chunks of the version (direct transfers), each verified by the client.
+
+    Authorised as the chunk downloads are: the caller may pull the version, and every digest is one of its
+    chunks (404 CHUNK_NOT_FOUND otherwise). Without direct transfers: ``downloads: {}``."""
+    downloads = registry.chunk_downloads(ref, _bounded(body.digests))
+    return JSONResponse({"downloads": {d: r.to_dict() for d, r in downloads.items()}})
 
 
 @router.get(

@@ -9,7 +9,15 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from modelreg.api.auth import CallerRegistry
 from modelreg.api.params import ModelName, VersionRef
 from modelreg.api.responses import ERRORS, answers, items, one, page
-from modelreg.api.schemas import CommitBody, DescriptionBody, StageBody, StageHistory, TagBody, VersionPage
+from modelreg.api.schemas import (
+    CommitBody,
+    CommittedVersion,
+    DescriptionBody,
+    StageBody,
+    StageHistory,
+    TagBody,
+    VersionPage,
+)
 from modelreg.registry.manifest import Manifest
 from modelreg.types import ModelVersion
 
@@ -41,16 +49,18 @@ def list_versions(
     )
 
 
-@router.post("", **answers(ModelVersion, 201, "The new version (or, for a retried key, the first one)."))
+@router.post("", **answers(CommittedVersion, 201, "The new version (or, for a retried key, the first one)."))
 def commit_version(
     registry: CallerRegistry, name: ModelName, body: CommitBody, idempotency_key: IdempotencyKey = None
 ) -> Response:
     """Register a version whose chunks are all stored: one transaction, all or nothing.
 
     404 CHUNK_NOT_FOUND (details.missing) when a referenced chunk is not stored; nothing is created then.
+    The answer is the version plus `bytes_new` (distinct chunks no committed version held before) and
+    `bytes_deduplicated` (the rest of its bytes), with the matching chunk counts.
     """
     manifest = Manifest.from_json(_manifest_document(body))
-    version = registry.commit_version(
+    report = registry.commit(
         name,
         manifest,
         metrics=body.metrics,
@@ -62,13 +72,27 @@ def commit_version(
         aliases=body.aliases,
         idempotency_key=idempotency_key,
     )
-    return one(version, 201)
+    return one(report, 201)
 
 
 @router.get("/{ref}", **answers(ModelVersion))
 def get_version(registry: CallerRegistry, ref: VersionRef) -> Response:
     """One version: digest, files, metadata, lineage, stage, aliases."""
     return one(registry.get_version(ref))
+
+
+@router.get("/{ref}/resolve", **answers(ModelVersion))
+def resolve_version(
+    registry: CallerRegistry,
+    ref: VersionRef,
+    at: Annotated[
+        str | None,
+        Query(description="ISO 8601 time with a timezone, e.g. 2026-03-01T12:00:00Z; default: now."),
+    ] = None,
+) -> Response:
+    """The version the selector named at instant `at`, from the alias and stage history. After '@' a stage
+    name (staging, production, archived) stands for the stage when the model has no alias of that name."""
+    return one(registry.resolve(ref, at=at))
 
 
 @router.patch("/{ref}", **answers(ModelVersion))

@@ -1,0 +1,165 @@
+"""Content use cases, mixed into ``Registry``: what a client needs to push and pull.
+
+    push: known_files → missing_chunks / plan_upload → put_chunk (or presigned PUTs) → commit
+    pull: manifest → chunk_reader / read_chunk (or chunk_downloads: presigned GETs)
+
+Chunk uploads need ``version:create`` on some model (the model is checked at commit); every read is
+authorised through a version the caller may pull, never by digest alone (DESIGN §3).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from modelreg.access import Permission
+from modelreg.blobs.presign import PresignedRequest
+from modelreg.digest import parse_digest
+from modelreg.errors import ChunkNotFound, VersionDeleted, VersionPurged
+from modelreg.metadata.protocol import VersionKey
+from modelreg.registry import collection
+from modelreg.registry.direct import download_requests, upload_plan
+from modelreg.registry.manifest import Manifest
+from modelreg.registry.publish import Publication
+from modelreg.registry.refs import model_of, parse_ref
+from modelreg.types import CommitReport, ModelVersion
+
+if TYPE_CHECKING:
+    from modelreg.registry.service import Registry
+
+__all__ = ["ContentCases"]
+
+
+class ContentCases:
+    """The push and pull use cases, mixed into ``Registry`` (keeping its module under 500 lines)."""
+
+    def missing_chunks(self, digests: Sequence[str]) -> list[str]:
+        """Of these chunk digests, the ones to upload before committing: those the store lacks, and those it
+        holds but cannot promise to keep (being garbage collected). Every chunk not listed stays at least
+        the garbage collection grace period, even if no version references it yet."""
+        registry = _registry(self)
+        registry.actor.require_somewhere(Permission.VERSION_CREATE)  # the model is checked at commit
+        wanted = [parse_digest(d) for d in dict.fromkeys(digests)]
+        missing: set[str] = set(registry.chunks.missing(wanted))
+        missing |= collection.unpromised(registry, [d for d in wanted if d not in missing])
+        return [d for d in wanted if d in missing]
+
+    def put_chunk(self, digest: str, data: bytes | memoryview) -> bool:
+        """Store one chunk after verifying its sha256; True when its bytes were new.
+
+        Without ``verify_file_digests`` (the embedded SDK) the caller is this process, which hashed the
+        bytes an instant ago, so the store skips its own sha256 pass (a third one over every pushed byte)."""
+        registry = _registry(self)
+        registry.actor.require_somewhere(Permission.VERSION_CREATE)
+        if registry.verify_file_digests:
+            return registry.chunks.put(parse_digest(digest), data)
+        return registry.chunks.put(parse_digest(digest), data, verified=True)
+
+    def known_files(self, digests: Sequence[str]) -> dict[str, list[tuple[str, int]]]:
+        """Whole-file digests already stored → their chunk lists: such files need no chunking or upload.
+
+        Only files a version lists are answered: their chunks are garbage collection roots, so the answer
+        needs no lease (the client still checks that the chunks are stored, through ``missing_chunks``)."""
+        registry = _registry(self)
+        registry.actor.require_somewhere(Permission.VERSION_CREATE)
+        wanted = [parse_digest(d) for d in dict.fromkeys(digests)]
+        with registry.metadata.session() as session:
+            found = session.known_files(wanted)
+            listed = session.referenced_files(list(found)) if found else set()
+        return {
+            digest: [(d, s) for d, s in Publication.chunks_of(text)]
+            for digest, text in found.items()
+            if digest in listed
+        }
+
+    def commit_version(self, name: str, manifest: Manifest, **metadata: Any) -> ModelVersion:
+        """Register a version whose chunks are all stored. See ``Publication`` for the accepted metadata."""
+        registry = _registry(self)
+        return registry.commit(name, manifest, **metadata).version
+
+    def commit(self, name: str, manifest: Manifest, **metadata: Any) -> CommitReport:
+        """``commit_version``, also reporting the bytes the version added to storage and those it shared."""
+        registry = _registry(self)
+        registry.actor.require(Permission.VERSION_CREATE, model=name)
+        publication = Publication.prepare(registry, name, manifest, **metadata)
+        return publication.commit()
+
+    def manifest(self, ref: str) -> tuple[ModelVersion, Manifest]:
+        """The version and its manifest, for a pull (audited for production versions when configured)."""
+        registry = _registry(self)
+        version, manifest = registry._content(ref)
+        if registry.audit_production_pulls and version.stage == "production":
+            with registry.metadata.session(write=True) as session:
+                now = registry._now()
+                target = f"{version.name}/{version.version}"
+                digest = version.digest
+                registry._audit(session, now, "registry:version:pull", version.name, target, digest=digest)
+        return version, manifest
+
+    def _content(self, ref: str) -> tuple[ModelVersion, Manifest]:
+        """Deleted and purged versions have no content to pull."""
+        registry = _registry(self)
+        registry.actor.require(Permission.VERSION_PULL, model=model_of(ref))
+        with registry.metadata.session() as session:
+            key = registry._key(session, parse_ref(ref))
+            _check_content(key, parse_ref(ref).name)
+            version = session.version(key.version_id)
+            manifest = Manifest.from_json(_loads(session.manifest_json(key.version_id)))
+        return version, manifest
+
+    def read_chunk(self, ref: str, digest: str) -> bytes:
+        """A chunk's verified bytes, authorised through a version that holds it (never by digest alone)."""
+        registry = _registry(self)
+        registry.actor.require(Permission.VERSION_PULL, model=model_of(ref))
+        wanted = parse_digest(digest)
+        parsed = parse_ref(ref)
+        with registry.metadata.session() as session:
+            key = registry._key(session, parsed)
+            _check_content(key, parsed.name)
+            if not session.version_has_chunk(key.version_id, wanted):
+                raise ChunkNotFound(f"chunk {wanted} is not part of {parsed.name}/{key.number}")
+        return registry.chunks.get(wanted)
+
+    def chunk_reader(self, ref: str) -> Callable[[str], bytes]:
+        """``read_chunk`` for one version, authorised once (as ``manifest``) instead of once per chunk.
+
+        The reader serves the verified bytes of the version's chunks and nothing else (``ChunkNotFound``).
+        It does not re-check the version afterwards: a pull that started before a delete may finish, as one
+        that had already read every chunk would have; content that is gone fails as ``ChunkNotFound``."""
+        registry = _registry(self)
+        version, manifest = registry._content(ref)  # the pull itself was recorded by ``manifest``
+        allowed = frozenset(chunk.digest for record in manifest.files for chunk in record.chunks)
+
+        def read(digest: str) -> bytes:
+            wanted = parse_digest(digest)
+            if wanted not in allowed:
+                raise ChunkNotFound(f"chunk {wanted} is not part of {version.ref}")
+            return registry.chunks.get(wanted)
+
+        return read
+
+    def plan_upload(self, digests: Sequence[str]) -> tuple[list[str], dict[str, PresignedRequest]]:
+        """``missing_chunks``, plus a presigned PUT per missing chunk with direct transfers (else none)."""
+        return upload_plan(_registry(self), digests)
+
+    def chunk_downloads(self, ref: str, digests: Sequence[str]) -> dict[str, PresignedRequest]:
+        """A presigned GET per chunk of a version the caller may pull; none without direct transfers."""
+        return download_requests(_registry(self), ref, digests)
+
+
+def _registry(cases: ContentCases) -> Registry:
+    return cast("Registry", cases)
+
+
+def _check_content(key: VersionKey, name: str) -> None:
+    """Only a version that is neither purged nor deleted has content to read."""
+    if key.purged:
+        raise VersionPurged(f"version {key.number} of model {name!r} is purged: its files are gone")
+    if key.deleted:
+        raise VersionDeleted(f"version {key.number} of model {name!r} is deleted")
+
+
+def _loads(text: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(text)
+    return document
