@@ -408,3 +408,26 @@ def test_results_are_plain_values(churn: Client) -> None:
     applied = churn.request_promotion("churn/2", to="staging")
     assert isinstance(applied, Promotion) and applied.ref == "churn/2"
     assert Promotion.from_dict(applied.to_dict()) == applied
+
+
+def test_leaving_a_governed_target_needs_emergency_rights(team: Team, churn: Client) -> None:
+    """Under a policy that wants approvals, a contributor can neither delete the protected alias, nor move
+    the production version out, nor delete a version holding either; an admin (promotion:emergency) can."""
+    churn.set_alias("churn", "champion", 2)
+    churn.set_policy(TWO_APPROVALS + '[[rule]]\ntarget = "@champion"\napprovals = 1\n')
+    dave = team("dave", "contributor")
+    before = state(churn)
+    for leave in (
+        lambda: dave.delete_alias("churn", "champion"),
+        lambda: dave.set_stage("churn/1", "archived"),
+    ):
+        with pytest.raises(errors.PermissionDenied) as refused:
+            leave()
+        assert refused.value.code == "PERMISSION_DENIED" and "leaving" in refused.value.message
+    assert state(churn) == before
+    dave.set_alias("churn", "shadow", 3)
+    dave.delete_alias("churn", "shadow")  # not governed: direct as ever
+    churn.set_stage("churn/1", "archived")  # alice is an admin: allowed, and audited
+    churn.delete_alias("churn", "champion")
+    assert stages(churn)[1] == "archived" and "champion" not in churn.get_model("churn").aliases
+    assert [a for a, _ in actions(churn, "registry:alias:delete")] == ["registry:alias:delete"] * 2

@@ -9,10 +9,10 @@ instant of a move the new target is the answer.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, String, or_, select, type_coerce
 
 from modelreg.metadata.protocol import AuditQuery, AuditRecord
 from modelreg.metadata.tables import alias_history, audit_events, audit_head, stage_history, versions
@@ -32,7 +32,10 @@ class HistoryRows:
                 alias_history.c.valid_from <= at,
                 or_(alias_history.c.valid_to.is_(None), alias_history.c.valid_to > at),
             )
-            .order_by(alias_history.c.valid_from.desc(), alias_history.c.id.desc())
+            # Intervals of one alias never overlap (half-open), so at most one row matches: ordering by the
+            # index's own last column lets the scan walk back from ``at`` and stop at the first match
+            # (a second sort key made PostgreSQL sort the whole history: 24 ms at 100,000 moves).
+            .order_by(alias_history.c.valid_from.desc())
             .limit(1)
         )
         return self._c.execute(query).scalar()
@@ -99,10 +102,32 @@ class HistoryRows:
         statement = statement.order_by(audit_events.c.seq).limit(query.limit)
         return [audit_record(row) for row in self._c.execute(statement)]
 
+    def audit_chain(self, *, after: int, limit: int) -> list[AuditRecord]:
+        """``audit_events`` for verification, which reads every event: the time column is taken as the
+        driver gives it (SQLite: text) and converted here, skipping the column type's per-row processing
+        (about a third of the read's cost on SQLite)."""
+        columns = [
+            type_coerce(column, String) if column.name == "at" else column for column in audit_events.c
+        ]
+        statement = (
+            select(*columns).where(audit_events.c.seq > after).order_by(audit_events.c.seq).limit(limit)
+        )
+        return [
+            AuditRecord(seq, _utc(at), actor, action, model, target, data, prev_hash, hash_)
+            for seq, at, actor, action, model, target, data, prev_hash, hash_ in self._c.execute(statement)
+        ]
+
     def audit_chain_head(self) -> tuple[int, str]:
         """The chain head row (last sequence number and hash), read without taking its lock."""
         row = self._c.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).one()
         return int(row.seq), str(row.hash)
+
+
+def _utc(moment: datetime | str) -> datetime:
+    """A stored time as UTCDateTime gives it: SQLite keeps naive UTC text, PostgreSQL's driver a datetime."""
+    if isinstance(moment, str):
+        return datetime.fromisoformat(moment).replace(tzinfo=UTC)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def audit_record(row: Sequence[Any]) -> AuditRecord:

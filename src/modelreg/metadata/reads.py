@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, or_, select
+from sqlalchemy import Connection, Row, func, select
 
 from modelreg.metadata import statements as sql
 from modelreg.metadata.history import audit_record
@@ -194,15 +194,6 @@ class Reads:
             stage_history.c.version_id == version_id, stage_history.c.valid_to.is_(None)
         )
         return self._c.execute(query).scalar()
-
-    def alias_at(self, model_id: int, alias: str, at: datetime) -> int | None:
-        query = select(alias_history.c.version_id).where(
-            alias_history.c.model_id == model_id,
-            alias_history.c.alias == alias,
-            alias_history.c.valid_from <= at,
-            or_(alias_history.c.valid_to.is_(None), alias_history.c.valid_to > at),
-        )
-        return self._c.execute(query.order_by(alias_history.c.valid_from.desc()).limit(1)).scalar()
 
     def stage_history(self, version_id: int) -> list[StageChange]:
         query = (

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -264,6 +265,17 @@ alias_history = Table(
     Column("ended_by", ACTOR, nullable=True),
     Column("request_id", ID, nullable=True),  # the promotion request that approved the move (None: direct)
     Index(None, "model_id", "alias", "valid_from"),
+    # At most one open interval per alias, and the index every move uses to find and close it: without it
+    # that lookup walks the alias's whole history (100,000 moves of one alias cost O(n²)). Partial, so that
+    # PostgreSQL's planner picks it for "valid_to IS NULL" whatever its statistics say.
+    Index(
+        "uq_alias_history_open",
+        "model_id",
+        "alias",
+        unique=True,
+        sqlite_where=text("valid_to IS NULL"),
+        postgresql_where=text("valid_to IS NULL"),
+    ),
 )
 
 stage_history = Table(

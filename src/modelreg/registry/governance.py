@@ -114,7 +114,7 @@ class GovernanceCases:
             # The head is read first: events appended while this runs (after it) are not this check's.
             head = session.audit_chain_head()
             after = 0
-            while batch := session.audit_events(after=after, limit=_AUDIT_BATCH):
+            while batch := session.audit_chain(after=after, limit=_AUDIT_BATCH):
                 batch = [event for event in batch if event.seq <= head[0]]
                 if not batch or not all(verifier.check(event) for event in batch):
                     break

@@ -2,6 +2,9 @@
 
     guard_direct   a direct ``set_stage``/``set_alias``: refused (PERMISSION_DENIED, naming
                    ``request_promotion``) where the policy wants approvals, checked where it wants none
+    guard_leave    taking a version out of a governed target without a promotion (deleting a protected
+                   alias, moving a version out of production, deleting a version that holds either):
+                   where the policy wants approvals for that target, only promotion:emergency may
     apply          a request's move, under the model's lock, with the history rows carrying its id and the
                    audit events, and the request closed as applied: one transaction
     move_stage     a stage move; entering production with ``archive`` moves the model's other production
@@ -15,6 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from modelreg.access import Permission
 from modelreg.errors import PermissionDenied, VersionDeleted, VersionPurged
 from modelreg.metadata.protocol import MetadataSession, PromotionRow, VersionKey
 from modelreg.registry import policy_checks
@@ -24,7 +28,7 @@ from modelreg.types import ModelVersion
 if TYPE_CHECKING:
     from modelreg.registry.service import Registry
 
-__all__ = ["apply", "check", "check_live", "guard_direct", "move_stage"]
+__all__ = ["apply", "check", "check_live", "guard_direct", "guard_leave", "move_stage"]
 
 
 def guard_direct(
@@ -47,6 +51,24 @@ def guard_direct(
         )
     check(session, key.model_id, session.version(key.version_id), target, needs)
     return needs.archive_previous
+
+
+def guard_leave(registry: Registry, session: MetadataSession, *, name: str, targets: list[str]) -> None:
+    """Refuse to empty a governed target (a stage or '@alias') behind the policy's back: where it wants
+    approvals for the target, only an actor with promotion:emergency may (the change is audited as usual).
+    The governed way is a promotion of the replacement (which archives the previous production version)
+    or a rollback."""
+    policy = registry.policies.current(session)
+    if policy is DEFAULT_POLICY or registry.actor.can(Permission.PROMOTION_EMERGENCY, model=name):
+        return
+    for target in targets:
+        needs = policy.requirements(name, target)
+        if needs.governed and needs.approvals:
+            raise PermissionDenied(
+                f"{name}: leaving {target} needs {needs.approvals} approval(s) under the policy: promote a "
+                "replacement (request_promotion) or roll back; promotion:emergency can do it directly",
+                details={"target": target, "approvals_required": needs.approvals, "use": "request_promotion"},
+            )
 
 
 def apply(

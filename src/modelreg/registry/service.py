@@ -257,6 +257,8 @@ class Registry(ContentCases, GovernanceCases, AdminCases, RetentionCases, Princi
         check_alias(alias)
         with self.metadata.session(write=True) as session:
             model_id = self._model_id(session, name, lock=True)
+            if session.alias_since(model_id, alias) is not None:
+                moves.guard_leave(self, session, name=name, targets=[f"@{alias}"])
             now = self._now(session.alias_since(model_id, alias))
             previous = session.delete_alias(model_id, alias, at=now, actor=self.actor.name)
             if previous is None:
@@ -314,6 +316,8 @@ class Registry(ContentCases, GovernanceCases, AdminCases, RetentionCases, Princi
                 raise VersionDeleted(f"version {key.number} of model {parsed.name!r} is deleted")
             if key.purged:  # checked under the model lock, which purges take too
                 raise VersionPurged(f"version {key.number} of model {parsed.name!r} is purged")
+            if checked != "production" and session.version(key.version_id).stage == "production":
+                moves.guard_leave(self, session, name=parsed.name, targets=["production"])
             archive = moves.guard_direct(self, session, name=parsed.name, key=key, target=checked)
             moves.move_stage(self, session, name=parsed.name, key=key, stage=checked, archive=archive)
             return session.version(key.version_id)
@@ -333,6 +337,10 @@ class Registry(ContentCases, GovernanceCases, AdminCases, RetentionCases, Princi
                     details={"reasons": ["hold"]},
                 )
             removed = session.aliases_of(key.version_id)
+            in_production = ["production"] if session.version(key.version_id).stage == "production" else []
+            moves.guard_leave(
+                self, session, name=parsed.name, targets=[*(f"@{a}" for a in removed), *in_production]
+            )
             now = self._now(*(session.alias_since(model_id, alias) for alias in removed))
             session.mark_deleted(key.version_id, at=now, actor=self.actor.name)
             target = f"{parsed.name}/{key.number}"
