@@ -40,6 +40,7 @@ __all__ = [
     "postgres_schema",
     "random_file",
     "require",
+    "scratch_database",
     "scratch_dir",
     "summarise",
     "timed",
@@ -204,6 +205,20 @@ def postgres_schema(prefix: str = "bench") -> Iterator[str]:
         with engine.begin() as connection:
             connection.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
+
+
+@contextlib.contextmanager
+def scratch_database(kind: str, prefix: str) -> Iterator[tuple[str, Path]]:
+    """A metadata database URL for ``kind`` ("sqlite": a file; "postgres": a fresh schema) and a scratch
+    directory beside it (for the chunk store), both removed afterwards."""
+    with scratch_dir(f"{prefix}-{kind}") as root, contextlib.ExitStack() as stack:
+        if kind == "sqlite":
+            url = f"sqlite:///{root / 'registry.db'}"
+        elif kind == "postgres":
+            url = stack.enter_context(postgres_schema(f"bench_{prefix}"))
+        else:
+            raise SystemExit(f"unknown database {kind!r}: use sqlite or postgres")
+        yield url, root
 
 
 def timed(fn: Callable[[], object]) -> float:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import modelreg
-from _common import Report, banner, parse_args, percentile, postgres_schema, scratch_dir, summarise
+from _common import Report, banner, parse_args, percentile, scratch_database, scratch_dir, summarise
 from modelreg.registry import audit
 from modelreg.registry.audit import verify_export
 
@@ -59,12 +59,11 @@ def _options(parser: Any) -> None:
 
 @contextlib.contextmanager
 def _registry(database: str) -> Iterator[tuple[modelreg.Client, Path]]:
-    with scratch_dir("audit") as work, contextlib.ExitStack() as stack:
-        url = f"sqlite:///{work / 'registry.db'}"
-        if database == "postgres":
-            url = stack.enter_context(postgres_schema("audit"))
-        with modelreg.connect(url, storage=f"file://{work / 'chunks'}", actor="bench") as reg:
-            yield reg, work
+    with (
+        scratch_database(database, "audit") as (url, work),
+        modelreg.connect(url, storage=f"file://{work / 'chunks'}", actor="bench") as reg,
+    ):
+        yield reg, work
 
 
 def _seed_moves(reg: modelreg.Client, moves: int) -> datetime:

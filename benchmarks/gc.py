@@ -41,7 +41,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from _common import Report, banner, parse_args, postgres_schema, require, scratch_dir, summarise
+from _common import Report, banner, parse_args, require, scratch_database, summarise
 from modelreg.access import Actor
 from modelreg.connection import open_stores
 from modelreg.digest import Digest
@@ -78,13 +78,7 @@ def main() -> int:
 
 @contextlib.contextmanager
 def _registry(kind: str) -> Iterator[Registry]:
-    with scratch_dir(f"gc-{kind}") as root, contextlib.ExitStack() as stack:
-        if kind == "sqlite":
-            url = f"sqlite:///{root / 'registry.db'}"
-        elif kind == "postgres":
-            url = stack.enter_context(postgres_schema("bench_gc"))
-        else:
-            raise SystemExit(f"unknown database {kind!r}: use sqlite or postgres")
+    with scratch_database(kind, "gc") as (url, root):
         metadata, chunks = open_stores(url, storage=f"file://{root / 'chunks'}")
         try:
             yield Registry(

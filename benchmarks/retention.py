@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from _common import Report, banner, parse_args, postgres_schema, require, scratch_dir, summarise
+from _common import Report, banner, parse_args, require, scratch_database, summarise
 from modelreg.access import Actor
 from modelreg.connection import open_stores
 from modelreg.digest import Digest
@@ -68,13 +68,7 @@ def main() -> int:
 
 @contextlib.contextmanager
 def _registry(kind: str) -> Iterator[Registry]:
-    with scratch_dir(f"retention-{kind}") as root, contextlib.ExitStack() as stack:
-        if kind == "sqlite":
-            url = f"sqlite:///{root / 'registry.db'}"
-        elif kind == "postgres":
-            url = stack.enter_context(postgres_schema("bench_retention"))
-        else:
-            raise SystemExit(f"unknown database {kind!r}: use sqlite or postgres")
+    with scratch_database(kind, "retention") as (url, root):
         metadata, chunks = open_stores(url, storage=f"file://{root / 'chunks'}")
         try:
             yield Registry(metadata, chunks, actor=Actor("bench"), verify_file_digests=False)
