@@ -39,29 +39,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import modelreg
-from _common import MB, Report, banner, parse_args, random_file, require, scratch_dir, summarise
+from _common import MB, REPO, Report, banner, parse_args, random_file, require, scratch_dir, summarise
 
 GIB = 1024**3
 MODES = ("proxied", "direct", "direct-metadata-only", "direct-readback")
 BIN = Path(sys.executable).parent
 TICKS = os.sysconf("SC_CLK_TCK")
 
-STRICT_CHECKSUMS = """
-import base64, hashlib
-from moto.s3 import responses
-from moto.s3.exceptions import S3ClientError
-_moto_checksum = responses.S3Response._get_checksum
-def _get_checksum(self, response_headers):
-    claimed = self.headers.get("x-amz-checksum-sha256")
-    if claimed is None:
-        return _moto_checksum(self, response_headers)
-    actual = base64.b64encode(hashlib.sha256(self.body or b"").digest()).decode()
-    if actual != claimed:
-        raise S3ClientError("BadDigest", "The SHA256 you specified did not match the calculated checksum.")
-    response_headers["x-amz-checksum-sha256"] = actual
-    return "SHA256", actual
-responses.S3Response._get_checksum = _get_checksum
-"""
+STRICT_CHECKSUMS = (REPO / "tests" / "moto_strict_checksums.py").read_text()
 MOTO = """
 import sys
 from moto.server import ThreadedMotoServer

@@ -155,22 +155,7 @@ server.stop()
 # moto stores any body under any x-amz-checksum-sha256 (and keeps the claimed value as the object's
 # checksum); S3 refuses a mismatch with 400 BadDigest and keeps the checksum it computed. This variant does
 # what S3 documents, so the direct-transfer paths that rely on it (tests/functional/test_direct.py) run too.
-STRICT_CHECKSUMS = """
-import base64, hashlib
-from moto.s3 import responses
-from moto.s3.exceptions import S3ClientError
-_moto_checksum = responses.S3Response._get_checksum
-def _get_checksum(self, response_headers):
-    claimed = self.headers.get("x-amz-checksum-sha256")
-    if claimed is None:
-        return _moto_checksum(self, response_headers)
-    actual = base64.b64encode(hashlib.sha256(self.body or b"").digest()).decode()
-    if actual != claimed:
-        raise S3ClientError("BadDigest", "The SHA256 you specified did not match the calculated checksum.")
-    response_headers["x-amz-checksum-sha256"] = actual
-    return "SHA256", actual
-responses.S3Response._get_checksum = _get_checksum
-"""
+STRICT_CHECKSUMS = (Path(__file__).parent / "moto_strict_checksums.py").read_text()
 
 
 @pytest.fixture(scope="session")
