@@ -28,9 +28,14 @@
     │   ├── PrincipalNotFound      "user 'alice' not found"
     │   ├── RoleBindingNotFound    "user:alice holds no contributor binding on 'risk-*'"
     │   ├── ChunkNotFound          "chunk sha256:ab… not found"
-    │   └── PathNotFound           "no such file or directory: 'out/model'"
+    │   ├── PathNotFound           "no such file or directory: 'out/model'"
+    │   ├── ExperimentNotFound     "experiment '7' not found"
+    │   ├── RunNotFound            "run '5f0c…' not found"
+    │   ├── LoggedModelNotFound    "logged model 'm-5f0c…' not found"
+    │   └── ArtifactNotFound       "artifact '1/5f0c…/artifacts/model/MLmodel' not found"
     ├── Conflict (409, exit 4)
     │   ├── ModelAlreadyExists     "model 'churn' already exists"
+    │   ├── ExperimentAlreadyExists "experiment 'fraud' already exists"
     │   ├── DestinationExists      "destination 'deploy/model' exists and is not empty"
     │   ├── VersionDeleted         "version 3 of model 'churn' is deleted"
     │   ├── VersionPurged (410)    "version 3 of model 'churn' is purged: its files are gone"
@@ -68,6 +73,7 @@ from typing import Any, ClassVar
 __all__ = [
     "AliasNotFound",
     "AlreadyApproved",
+    "ArtifactNotFound",
     "AuditChainBroken",
     "AuthenticationRequired",
     "ChunkBeingCollected",
@@ -78,6 +84,8 @@ __all__ = [
     "DestinationExists",
     "DigestMismatch",
     "EmptyModel",
+    "ExperimentAlreadyExists",
+    "ExperimentNotFound",
     "HoldNotFound",
     "IdempotencyKeyReused",
     "IntegrityError",
@@ -91,6 +99,7 @@ __all__ = [
     "InvalidPath",
     "InvalidPolicy",
     "InvalidReference",
+    "LoggedModelNotFound",
     "MethodNotAllowed",
     "MigrationIncomplete",
     "ModelAlreadyExists",
@@ -112,6 +121,7 @@ __all__ = [
     "RegistryMismatch",
     "RetentionPolicyNotFound",
     "RoleBindingNotFound",
+    "RunNotFound",
     "SchemaMismatch",
     "SeparationOfDuties",
     "StorageUnavailable",
@@ -291,6 +301,22 @@ class RoleBindingNotFound(NotFound):
     code = "ROLE_BINDING_NOT_FOUND"
 
 
+class ExperimentNotFound(NotFound):
+    code = "EXPERIMENT_NOT_FOUND"
+
+
+class RunNotFound(NotFound):
+    code = "RUN_NOT_FOUND"
+
+
+class LoggedModelNotFound(NotFound):
+    code = "LOGGED_MODEL_NOT_FOUND"
+
+
+class ArtifactNotFound(NotFound):
+    code = "ARTIFACT_NOT_FOUND"
+
+
 class Conflict(ModelregError):
     code = "CONFLICT"
     http_status = 409
@@ -299,6 +325,10 @@ class Conflict(ModelregError):
 
 class ModelAlreadyExists(Conflict):
     code = "MODEL_ALREADY_EXISTS"
+
+
+class ExperimentAlreadyExists(Conflict):
+    code = "EXPERIMENT_ALREADY_EXISTS"
 
 
 class DestinationExists(Conflict):

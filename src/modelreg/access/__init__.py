@@ -3,12 +3,13 @@
 Checked once, inside each registry use case, for every surface (SDK, CLI, REST). A role is a set of
 ``resource:action`` permissions:
 
-    viewer       model:read, version:pull
+    viewer       model:read, tracking:read, version:pull
     contributor  viewer + alias:write, deployment:write, model:write, promotion:request, stage:write,
-                 version:create
+                 tracking:write, version:create
     approver     viewer + promotion:approve
-    admin        every permission, including access:admin, audit:read, policy:admin, promotion:emergency,
-                 retention:admin, storage:admin, token:admin, version:delete, version:hold
+    admin        every permission, including access:admin, audit:read, model:delete, model:rename,
+                 policy:admin, promotion:emergency, retention:admin, storage:admin, token:admin,
+                 version:delete, version:hold, version:import
 
 An ``Actor`` holds a global role (a token's own role, or "none") and ``Grant``s: a role on the models whose
 names match a glob (``risk-*``; ``*`` any run of characters, ``?`` one). A grant on ``*`` is as good as the
@@ -47,7 +48,9 @@ class Permission(StrEnum):
     ALIAS_WRITE = "alias:write"
     AUDIT_READ = "audit:read"
     DEPLOYMENT_WRITE = "deployment:write"
+    MODEL_DELETE = "model:delete"
     MODEL_READ = "model:read"
+    MODEL_RENAME = "model:rename"
     MODEL_WRITE = "model:write"
     POLICY_ADMIN = "policy:admin"
     PROMOTION_APPROVE = "promotion:approve"
@@ -57,9 +60,12 @@ class Permission(StrEnum):
     STAGE_WRITE = "stage:write"
     STORAGE_ADMIN = "storage:admin"
     TOKEN_ADMIN = "token:admin"  # noqa: S105 - a permission name, not a password
+    TRACKING_READ = "tracking:read"
+    TRACKING_WRITE = "tracking:write"
     VERSION_CREATE = "version:create"
     VERSION_DELETE = "version:delete"
     VERSION_HOLD = "version:hold"
+    VERSION_IMPORT = "version:import"
     VERSION_PULL = "version:pull"
 
 
@@ -69,7 +75,9 @@ PERMISSION_HELP: dict[Permission, str] = {
     Permission.AUDIT_READ: "The audit log: list, export, verify.",
     Permission.DEPLOYMENT_WRITE: "Record which version serves where (CI/CD, serving systems).",
     Permission.MODEL_READ: "Models, versions, metadata, lineage, history, search, deployments.",
-    Permission.MODEL_WRITE: "Tags and descriptions.",
+    Permission.MODEL_DELETE: "Delete models (soft: versions deleted, history kept, numbers never reused).",
+    Permission.MODEL_RENAME: "Rename models (needed on the old and the new name).",
+    Permission.MODEL_WRITE: "Tags and descriptions; create an empty model.",
     Permission.POLICY_ADMIN: "Promotion policies: set and remove.",
     Permission.PROMOTION_APPROVE: "Approve or reject others' promotion requests.",
     Permission.PROMOTION_EMERGENCY: "Roll back a protected alias without approvals (audited).",
@@ -78,19 +86,23 @@ PERMISSION_HELP: dict[Permission, str] = {
     Permission.STAGE_WRITE: "Move versions between stages (governed stages: see promotion).",
     Permission.STORAGE_ADMIN: "Garbage collection of the chunk store.",
     Permission.TOKEN_ADMIN: "Create, list and revoke API tokens.",
+    Permission.TRACKING_READ: "MLflow experiments, runs, logged models and their artifacts: read.",
+    Permission.TRACKING_WRITE: "MLflow experiments, runs, logged models: create, log, upload artifacts.",
     Permission.VERSION_CREATE: "Push: upload chunks and commit versions.",
     Permission.VERSION_DELETE: "Soft-delete versions.",
     Permission.VERSION_HOLD: "Legal holds: set and remove.",
+    Permission.VERSION_IMPORT: "Register versions under given numbers (imports from another registry).",
     Permission.VERSION_PULL: "Download files and chunks.",
 }
 
-_VIEWER = frozenset({Permission.MODEL_READ, Permission.VERSION_PULL})
+_VIEWER = frozenset({Permission.MODEL_READ, Permission.TRACKING_READ, Permission.VERSION_PULL})
 _CONTRIBUTOR = _VIEWER | {
     Permission.ALIAS_WRITE,
     Permission.DEPLOYMENT_WRITE,
     Permission.MODEL_WRITE,
     Permission.PROMOTION_REQUEST,
     Permission.STAGE_WRITE,
+    Permission.TRACKING_WRITE,
     Permission.VERSION_CREATE,
 }
 ROLES: dict[str, frozenset[Permission]] = {

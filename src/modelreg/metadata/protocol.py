@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from modelreg.metadata.tracking_protocol import TrackingSession
 from modelreg.types import (
     AliasChange,
     Approval,
@@ -174,7 +175,7 @@ class AuditRecord:
     hash: str
 
 
-class MetadataSession(Protocol):
+class MetadataSession(TrackingSession, Protocol):
     """One transaction. Methods raise only modelreg errors (``StorageUnavailable`` for database trouble)."""
 
     # Reads ----------------------------------------------------------------------------------------------

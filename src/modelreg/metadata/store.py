@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from modelreg.errors import ModelAlreadyExists, ModelregError, StorageUnavailable
 from modelreg.metadata import search
+from modelreg.metadata.artifacts import ArtifactRows
 from modelreg.metadata.collection import CollectionRows
 from modelreg.metadata.deployments import DeploymentRows
 from modelreg.metadata.engine import make_engine, migrate, named_lock
@@ -48,6 +49,7 @@ from modelreg.metadata.tables import (
     versions,
 )
 from modelreg.metadata.tokens import TokenRows
+from modelreg.metadata.tracking import TrackingRows
 from modelreg.registry.filters import Expr, OrderKey
 from modelreg.types import Model
 
@@ -134,6 +136,8 @@ class SqlSession(
     DeploymentRows,
     PromotionRows,
     PrincipalRows,
+    TrackingRows,
+    ArtifactRows,
 ):
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection)

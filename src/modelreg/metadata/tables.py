@@ -114,6 +114,9 @@ models = Table(
     # The last version number handed out. Incremented under the model row's write lock in the same
     # transaction that inserts the version, so numbers are unique, gap-free and never reused.
     Column("last_version", Integer, nullable=False, default=0),
+    # A deleted model keeps its row (history, audit, version counter); creating the name again revives it.
+    Column("deleted_at", TIME, nullable=True),
+    Column("deleted_by", ACTOR, nullable=True),
 )
 
 model_tags = Table(
@@ -502,3 +505,7 @@ promotion_policy = Table(
     Column("updated_at", TIME, nullable=False),
     Column("updated_by", ACTOR, nullable=False),
 )
+
+
+# The tracking tables join the same MetaData (the migrations build them; the schema test compares them).
+from modelreg.metadata import tracking_tables  # noqa: E402, F401 - registers its tables on `metadata`

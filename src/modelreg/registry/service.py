@@ -10,7 +10,8 @@ the local user.
 This module holds the reads and the ungoverned writes; the other use cases are mixed in from their own
 modules, each checking its permissions the same way: ``content`` (push and pull), ``governance`` (time
 travel, deployments, audit, promotion, policy), ``admin`` (storage, tokens), ``retention`` (holds, policies,
-purge) and ``principals`` (users, groups, role bindings).
+purge), ``principals`` (users, groups, role bindings), ``catalog`` (create, rename, delete models),
+``tracking`` (MLflow experiments, runs, logged models) and ``artifacts`` (files stored by path).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from modelreg.errors import (
 from modelreg.metadata.protocol import MetadataSession, MetadataStore, VersionKey
 from modelreg.registry import audit, moves
 from modelreg.registry.admin import AdminCases
+from modelreg.registry.artifacts import ArtifactCases
+from modelreg.registry.catalog import CatalogCases
 from modelreg.registry.content import ContentCases
 from modelreg.registry.direct import DirectTransfers
 from modelreg.registry.filters import parse_filter, parse_order_by
@@ -52,6 +55,7 @@ from modelreg.registry.policy_source import PolicySource
 from modelreg.registry.principals import PrincipalCases
 from modelreg.registry.refs import MAX_VERSION, Ref, model_of, parse_ref
 from modelreg.registry.retention import RetentionCases
+from modelreg.registry.tracking import TrackingCases
 from modelreg.types import AliasChange, Model, ModelVersion, Page, StageChange
 
 __all__ = ["DEFAULT_GC_GRACE_SECONDS", "Registry"]
@@ -68,7 +72,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Registry(ContentCases, GovernanceCases, AdminCases, RetentionCases, PrincipalCases):
+class Registry(
+    ContentCases,
+    GovernanceCases,
+    AdminCases,
+    RetentionCases,
+    PrincipalCases,
+    CatalogCases,
+    TrackingCases,
+    ArtifactCases,
+):
     def __init__(
         self,
         metadata: MetadataStore,
