@@ -18,7 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from modelreg.api import errors
+from modelreg.api import errors, mlflow
 from modelreg.api.auth import Authenticator
 from modelreg.api.limits import BodyLimit, Limits
 from modelreg.api.logging import RequestLog
@@ -85,7 +85,7 @@ def _application(**kwargs: Any) -> FastAPI:
         **kwargs,
     )
     errors.install(app)
-    for router in ROUTERS:
+    for router in (*ROUTERS, *mlflow.ROUTERS):
         app.include_router(router)
     _document_errors_as_ours(app)
     return app
