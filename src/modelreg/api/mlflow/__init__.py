@@ -6,8 +6,8 @@
                       and GET /api/3.0/mlflow/server-info
 
 Each RPC is mounted under ``/api/2.0/mlflow`` and again under ``/ajax-api/2.0/mlflow`` (MLflow's UI), as
-MLflow's server does. Routes translate MLflow JSON to registry calls and back, nothing else: authorisation and audit
-happen in the registry use cases, exactly as for ``/api/v1``. Errors render in MLflow's shape
+MLflow's server does. Routes translate MLflow JSON to registry calls and back, nothing else: authorisation
+and audit happen in the registry use cases, exactly as for ``/api/v1``. Errors render in MLflow's shape
 (``modelreg.api.mlflow.errors``).
 """
 
