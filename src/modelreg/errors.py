@@ -40,6 +40,7 @@
     │   ├── VersionDeleted         "version 3 of model 'churn' is deleted"
     │   ├── VersionPurged (410)    "version 3 of model 'churn' is purged: its files are gone"
     │   ├── VersionProtected       "churn/3 cannot be purged: alias @champion, legal hold"
+    │   ├── VersionExists          "model 'churn' has had versions up to 7: an imported version needs …"
     │   ├── IdempotencyKeyReused   "this Idempotency-Key was already used for a different request"
     │   ├── SchemaMismatch         "the target database is at schema revision 0009; this modelreg knows 0005"
     │   ├── RegistryMismatch       "the target holds another registry (its first audit event differs)"
@@ -53,6 +54,7 @@
     │   ├── DigestMismatch         "chunk sha256:ab… does not match its content (got sha256:cd…)"
     │   ├── CorruptFile            "file 'weights.bin' of churn/3 failed verification"
     │   ├── MigrationIncomplete    "the target differs from the source: 2 problem(s); see details.problems"
+    │   ├── ImportIncomplete       "the target differs from the MLflow source: 1 problem(s)"
     │   └── AuditChainBroken       "the audit chain is broken at event 41: event 41 was altered: …"
     ├── PayloadTooLarge (413, exit 2)
     ├── AuthenticationRequired (401, exit 6)
@@ -88,6 +90,7 @@ __all__ = [
     "ExperimentNotFound",
     "HoldNotFound",
     "IdempotencyKeyReused",
+    "ImportIncomplete",
     "IntegrityError",
     "InvalidAlias",
     "InvalidDigest",
@@ -128,6 +131,7 @@ __all__ = [
     "TagNotFound",
     "TokenNotFound",
     "VersionDeleted",
+    "VersionExists",
     "VersionNotFound",
     "VersionProtected",
     "VersionPurged",
@@ -356,6 +360,15 @@ class VersionProtected(Conflict):
     code = "VERSION_PROTECTED"
 
 
+class VersionExists(Conflict):
+    """A version was to be registered under an explicit number (an import, ``version:import``) that the model
+    has used already, or one below its highest: numbers only ever go up and are never reused, not even those
+    of deleted versions (``details.last_version`` is the highest the model ever had). Nothing was stored.
+    Example: "model 'churn' has had versions up to 7: an imported version needs a number above 7, not 5"."""
+
+    code = "VERSION_EXISTS"
+
+
 class IdempotencyKeyReused(Conflict):
     code = "IDEMPOTENCY_KEY_REUSED"
 
@@ -435,6 +448,12 @@ class MigrationIncomplete(IntegrityError):
     problem(s); see details.problems"."""
 
     code = "MIGRATION_INCOMPLETE"
+
+
+class ImportIncomplete(IntegrityError):
+    """An import's reconciliation found the target unlike the source (``details.problems``)."""
+
+    code = "IMPORT_INCOMPLETE"
 
 
 class AuditChainBroken(IntegrityError):

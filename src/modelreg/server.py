@@ -72,6 +72,7 @@ _EXPORTED = (
     "port",
     "max_json_bytes",
     "max_chunk_bytes",
+    "max_artifact_bytes",
     "insecure",
     "gc_grace_seconds",
     "direct_transfers",
@@ -155,7 +156,11 @@ def build_app(settings: Settings) -> FastAPI:
     )
     return create_app(
         registry,
-        limits=Limits(max_json_bytes=settings.max_json_bytes, max_chunk_bytes=settings.max_chunk_bytes),
+        limits=Limits(
+            max_json_bytes=settings.max_json_bytes,
+            max_chunk_bytes=settings.max_chunk_bytes,
+            max_artifact_bytes=settings.max_artifact_bytes,
+        ),
         allow_anonymous=is_loopback(settings.host) or settings.insecure,
         on_close=metadata.close,
     )

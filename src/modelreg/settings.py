@@ -106,6 +106,12 @@ class Settings(BaseSettings):
         le=64 * 1024 * 1024,
         description="Largest chunk upload the server reads (bytes); larger ones get 413 PAYLOAD_TOO_LARGE.",
     )
+    max_artifact_bytes: int = Field(
+        64 * 1024 * 1024 * 1024,
+        ge=1024,
+        description="Largest file an MLflow client may upload through the artifact proxy (bytes); larger "
+        "ones get 413 PAYLOAD_TOO_LARGE. Streamed into the chunk store as it arrives, never held in memory.",
+    )
     insecure: bool = Field(
         False,
         description="Let `modelreg serve` listen on a non-loopback address while no API token exists, "

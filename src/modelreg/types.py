@@ -15,16 +15,20 @@ __all__ = [
     "STAGES",
     "AliasChange",
     "Approval",
+    "ArtifactEntry",
     "AuditEvent",
     "AuditVerification",
     "CommitReport",
     "Dataset",
     "Deployment",
+    "Experiment",
     "FileEntry",
     "GcReport",
     "Group",
     "LegalHold",
     "Lineage",
+    "LoggedModel",
+    "Metric",
     "MigrationReport",
     "Model",
     "ModelStorage",
@@ -38,6 +42,8 @@ __all__ = [
     "RetentionPolicy",
     "RetentionReport",
     "RoleBinding",
+    "Run",
+    "RunInput",
     "Stage",
     "StageChange",
     "StorageStats",
@@ -599,3 +605,114 @@ class PolicyDocument(_Serialisable):
     rules: int
     updated_at: datetime | None = None
     updated_by: str | None = None
+
+
+# MLflow tracking (registry/tracking.py, registry/artifacts.py). Times are int milliseconds since the epoch,
+# MLflow's own unit, so the MLflow-compatible routes pass them through unchanged.
+
+
+@dataclass(frozen=True, slots=True)
+class Experiment(_Serialisable):
+    """An MLflow experiment: a named group of runs and logged models. ``experiment_id`` is a decimal string;
+    experiment "0", "Default", always exists."""
+
+    experiment_id: str
+    name: str
+    artifact_location: str  # mlflow-artifacts:/<experiment_id>
+    lifecycle_stage: str  # "active"
+    tags: dict[str, str]
+    creation_time: int
+    last_update_time: int
+
+
+@dataclass(frozen=True, slots=True)
+class Metric(_Serialisable):
+    """One metric value of a run or logged model at a step. NaN is kept as NaN; infinities are stored as
+    the largest finite doubles (as MLflow stores them)."""
+
+    key: str
+    value: float
+    timestamp: int
+    step: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunInput(_Serialisable):
+    """A dataset a run used (MLflow's DatasetInput): the dataset's fields and the input's tags
+    (e.g. ``mlflow.data.context`` = "training")."""
+
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str | None
+    profile: str | None
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Run(_Serialisable):
+    """An MLflow run. ``status``: RUNNING, SCHEDULED, FINISHED, FAILED or KILLED. ``metrics`` holds the latest
+    value of each key (highest step, then timestamp, then value); ``model_inputs`` are logged model ids;
+    ``outputs`` are (logged model id, step) pairs."""
+
+    run_id: str
+    experiment_id: str
+    run_name: str
+    user_id: str
+    status: str
+    start_time: int | None
+    end_time: int | None
+    artifact_uri: str  # mlflow-artifacts:/<experiment_id>/<run_id>/artifacts
+    lifecycle_stage: str
+    metrics: tuple[Metric, ...]
+    params: dict[str, str]
+    tags: dict[str, str]
+    inputs: tuple[RunInput, ...]
+    model_inputs: tuple[str, ...]
+    outputs: tuple[tuple[str, int], ...]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Run:
+        values = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data}
+        values["metrics"] = tuple(Metric(**entry) for entry in values.get("metrics", ()))
+        values["inputs"] = tuple(RunInput(**entry) for entry in values.get("inputs", ()))
+        values["model_inputs"] = tuple(values.get("model_inputs", ()))
+        values["outputs"] = tuple((str(model), int(step)) for model, step in values.get("outputs", ()))
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedModel(_Serialisable):
+    """An MLflow 3 logged model. ``status``: PENDING until finalized, then READY or FAILED."""
+
+    model_id: str  # m-<32 hex>
+    experiment_id: str
+    name: str
+    artifact_location: str  # mlflow-artifacts:/<experiment_id>/models/<model_id>/artifacts
+    creation_timestamp: int
+    last_updated_timestamp: int
+    model_type: str | None
+    source_run_id: str | None
+    status: str
+    status_message: str | None
+    tags: dict[str, str]
+    params: dict[str, str]
+    metrics: tuple[Metric, ...]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LoggedModel:
+        values = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data}
+        values["metrics"] = tuple(Metric(**entry) for entry in values.get("metrics", ()))
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactEntry(_Serialisable):
+    """A file or directory of the artifact store; ``path`` is relative to the store's root (it starts with
+    the experiment id). Directories have no size and no digest; a file's digest is its whole-file sha256."""
+
+    path: str
+    is_dir: bool
+    size: int | None
+    digest: str | None

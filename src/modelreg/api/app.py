@@ -85,7 +85,7 @@ def _application(**kwargs: Any) -> FastAPI:
         **kwargs,
     )
     errors.install(app)
-    for router in (*ROUTERS, *mlflow.ROUTERS):
+    for router in (*ROUTERS, *mlflow.routers()):
         app.include_router(router)
     _document_errors_as_ours(app)
     return app

@@ -1,5 +1,10 @@
 """Who is calling: ``Authorization: Bearer mrt_…`` → an ``Actor`` → the caller's ``Registry``.
 
+The token may also come as the password of ``Authorization: Basic base64(user:password)``: that is what
+MLflow's client sends for ``MLFLOW_TRACKING_USERNAME``/``MLFLOW_TRACKING_PASSWORD`` (``MLFLOW_TRACKING_TOKEN``
+sends a Bearer header). The user part is ignored: the token alone names the caller, so a user name cannot
+claim anyone else's identity. Both forms work on every route.
+
 The API authenticates; it never authorises. Each route receives ``Registry.as_actor(actor)`` and the use
 case checks the permission (DESIGN invariant 5), so REST, SDK and CLI refuse exactly the same things.
 
@@ -13,6 +18,8 @@ so creating the first token closes anonymous access at once on every replica.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -52,12 +59,10 @@ class Authenticator:
             if self._allow_anonymous and not self._tokens_exist():
                 return ANONYMOUS
             raise AuthenticationRequired(
-                "this registry requires an API token: send 'Authorization: Bearer mrt_…'"
+                "this registry requires an API token: send 'Authorization: Bearer mrt_…' (or the token as "
+                "the password of HTTP Basic authentication)"
             )
-        scheme, _, secret = authorization.strip().partition(" ")
-        if scheme.lower() != "bearer" or not secret.strip():
-            raise AuthenticationRequired("expected an 'Authorization: Bearer <token>' header")
-        return tokens.authenticate(self._metadata, secret.strip(), now=self._clock())
+        return tokens.authenticate(self._metadata, _secret(authorization), now=self._clock())
 
     def _tokens_exist(self) -> bool:
         seen = self._tokens_seen_at
@@ -66,6 +71,31 @@ class Authenticator:
         exist = tokens.has_active_tokens(self._metadata, now=self._clock())
         self._tokens_seen_at = time.monotonic() if exist else None
         return exist
+
+
+def _secret(authorization: str) -> str:
+    """The token in a Bearer header, or the password of a Basic one; ``AuthenticationRequired`` otherwise."""
+    scheme, _, credentials = authorization.strip().partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() == "bearer" and credentials:
+        return credentials
+    if scheme.lower() == "basic" and credentials:
+        password = _basic_password(credentials)
+        if password:
+            return password
+    raise AuthenticationRequired(
+        "expected an 'Authorization: Bearer <token>' header, or Basic credentials whose password is a token"
+    )
+
+
+def _basic_password(credentials: str) -> str | None:
+    """The password of ``base64(user:password)``; None when the credentials do not decode to that."""
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
+        return None
+    _user, colon, password = decoded.partition(":")
+    return password if colon else None
 
 
 def caller_registry(request: Request, _scheme: Annotated[object, Security(_bearer)] = None) -> Registry:

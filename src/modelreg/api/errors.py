@@ -6,6 +6,10 @@
     Starlette's HTTPException     404 NOT_FOUND (unknown route), 405 METHOD_NOT_ALLOWED (keeps ``Allow``), …
     anything else                 500 INTERNAL_ERROR with the request id; the traceback goes to the log only
 
+Under MLflow's prefixes (``modelreg.api.mlflow.ERROR_PREFIXES``) the same errors take MLflow's shape instead,
+``{"error_code", "message"}`` with MLflow's code and status (``modelreg.api.mlflow.errors``), because MLflow's
+client reads nothing else; an unknown route or method there is ENDPOINT_NOT_FOUND.
+
 The last case is handled by ``modelreg.api.logging.RequestLog``, which sits outside the routing and also sees
 exceptions raised by middleware; it renders the response with ``internal_error`` below.
 """
@@ -20,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from modelreg.api.mlflow.errors import endpoint_not_found, is_mlflow_path, mlflow_response
 from modelreg.errors import (
     AuthenticationRequired,
     Conflict,
@@ -52,8 +57,13 @@ _BY_STATUS: dict[int, type[ModelregError]] = {
 _MAX_FIELD_ERRORS = 20
 
 
-def error_response(error: ModelregError, *, status: int | None = None) -> JSONResponse:
-    """The JSON response for one of our errors, with the headers its status calls for."""
+def error_response(
+    error: ModelregError, *, status: int | None = None, path: str | None = None
+) -> JSONResponse:
+    """The JSON response for one of our errors, with the headers its status calls for; for a request to
+    ``path`` under MLflow's prefixes, in MLflow's shape."""
+    if path is not None and is_mlflow_path(path):
+        return mlflow_response(error)
     headers: dict[str, str] = {}
     if isinstance(error, AuthenticationRequired):
         headers["WWW-Authenticate"] = "Bearer"
@@ -62,13 +72,13 @@ def error_response(error: ModelregError, *, status: int | None = None) -> JSONRe
     return JSONResponse(error.to_dict(), status_code=status or error.http_status, headers=headers)
 
 
-def internal_error(request_id: str) -> JSONResponse:
+def internal_error(request_id: str, *, path: str | None = None) -> JSONResponse:
     """The 500 answer: a generic message and the request id to find the traceback in the server log."""
     error = ModelregError(
         f"internal server error; the server log has the details under request id {request_id}",
         details={"request_id": request_id},
     )
-    return error_response(error)
+    return error_response(error, path=path)
 
 
 def install(app: FastAPI) -> None:
@@ -80,7 +90,7 @@ def install(app: FastAPI) -> None:
 async def _on_modelreg_error(request: Request, error: ModelregError) -> JSONResponse:
     if error.http_status >= 500 and not isinstance(error, StorageUnavailable):
         _log.error("request %s failed: %s", _request_id(request), error, exc_info=error)
-    return error_response(error)
+    return error_response(error, path=request.url.path)
 
 
 async def _on_validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -89,7 +99,8 @@ async def _on_validation_error(request: Request, error: RequestValidationError) 
     where = ".".join(str(part) for part in first["loc"])
     more = f" (and {len(error.errors()) - 1} more)" if len(error.errors()) > 1 else ""
     message = f"invalid request: {where}: {first['message']}{more}" if where else str(first["message"])
-    return error_response(InvalidInput(message, details={"errors": problems}))
+    invalid = InvalidInput(message, details={"errors": problems})
+    return error_response(invalid, path=request.url.path)
 
 
 async def _on_http_exception(request: Request, error: HTTPException) -> JSONResponse:
@@ -103,7 +114,10 @@ async def _on_http_exception(request: Request, error: HTTPException) -> JSONResp
         message = f"method {request.method} is not allowed on {request.url.path} (allowed: {allowed})"
     else:
         message = str(error.detail)
-    response = error_response(error_class(message), status=error.status_code)
+    if error.status_code in (404, 405) and is_mlflow_path(request.url.path):
+        response = endpoint_not_found(message)
+    else:
+        response = error_response(error_class(message), status=error.status_code, path=request.url.path)
     for name, value in (error.headers or {}).items():
         response.headers[name] = value
     return response

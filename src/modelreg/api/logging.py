@@ -54,7 +54,8 @@ class RequestLog:
                 exchange.request_id,
             )
             if not exchange.started:
-                await internal_error(exchange.request_id)(scope, exchange.receive, exchange.send)
+                response = internal_error(exchange.request_id, path=scope["path"])
+                await response(scope, exchange.receive, exchange.send)
         finally:
             self._record(scope, exchange)
 

@@ -39,6 +39,7 @@ __all__ = [
     "BindingList",
     "CommitBody",
     "CommittedVersion",
+    "CreateModelBody",
     "DeploymentBody",
     "DeploymentEndBody",
     "DeploymentList",
@@ -54,6 +55,7 @@ __all__ = [
     "PromotionBody",
     "PromotionDecisionBody",
     "PromotionList",
+    "RenameModelBody",
     "RetentionApplyBody",
     "RetentionBody",
     "RollbackBody",
@@ -115,6 +117,21 @@ class CommitBody(_Body):
     lineage: Any = Field(None, description="{run_id, code, datasets, parents, environment} or null")
     signature: Any = Field(None, description="An object (input/output schema) or null")
     aliases: list[Any] = Field(default_factory=list, max_length=1000, description="Aliases to point here.")
+    version: Any = Field(
+        None,
+        description="Register under this number (imports, version:import): above every number the model "
+        "has had, else 409 VERSION_EXISTS; null or absent: the next number.",
+    )
+
+
+class CreateModelBody(_Body):
+    name: Any = Field(description="The model name (the registry checks it).")
+    description: Any = Field("", description="A string.")
+    tags: Any = Field(None, description="{key: string} or null")
+
+
+class RenameModelBody(_Body):
+    new_name: Any = Field(description="The model's new name (the registry checks it).")
 
 
 class SearchModelsBody(_Body):

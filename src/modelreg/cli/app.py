@@ -20,8 +20,10 @@ from modelreg.cli import (
     annotate,
     audit,
     browse,
+    catalog,
     deployments,
     holds,
+    import_mlflow,
     lifecycle,
     migrate,
     policy,
@@ -60,6 +62,7 @@ app.add_typer(annotate.tag_app, name="tag", rich_help_panel=_CHANGE)
 app.command(rich_help_panel=_CHANGE)(annotate.describe)
 app.command(rich_help_panel=_CHANGE)(lifecycle.stage)
 app.command(rich_help_panel=_CHANGE)(lifecycle.delete)
+app.add_typer(catalog.app, name="model", rich_help_panel=_CHANGE)
 app.add_typer(audit.app, name="audit", rich_help_panel="Govern")
 app.command(rich_help_panel="Govern")(deployments.deployments)
 app.add_typer(deployments.app, name="deployment", rich_help_panel="Govern")
@@ -82,6 +85,7 @@ app.add_typer(principals.role_app, name="role", rich_help_panel=_SERVER)
 app.command(rich_help_panel=_SERVER)(storage.gc)
 app.add_typer(storage.app, name="storage", rich_help_panel=_SERVER)
 app.command(rich_help_panel=_SERVER)(migrate.migrate)
+app.command("import-mlflow", rich_help_panel=_SERVER)(import_mlflow.import_mlflow)
 
 
 def _print_version(value: bool) -> None:

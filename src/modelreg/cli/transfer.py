@@ -41,9 +41,17 @@ def push(
     signature: Annotated[
         Path | None, typer.Option(metavar="FILE.json", help="Input/output schema, a JSON object.")
     ] = None,
+    number: Annotated[
+        int | None,
+        typer.Option(
+            "--version",
+            metavar="N",
+            help="Register as version N (imports; admins): above every number the model has had.",
+        ),
+    ] = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Register the files at PATH as the next version of model NAME.
+    """Register the files at PATH as the next version of model NAME (or as version N, with --version).
 
     Files are chunked and hashed locally; only chunks the registry lacks are stored.
     """
@@ -67,6 +75,7 @@ def push(
             lineage=lineage_value,
             signature=signature_value,
             aliases=alias or None,
+            version=number,
             progress=meter,
         )
     stats = registry.last_push

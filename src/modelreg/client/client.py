@@ -99,6 +99,7 @@ class Client:
         signature: dict[str, Any] | None = None,
         aliases: Sequence[str] | None = None,
         idempotency_key: str | None = None,
+        version: int | None = None,
         progress: Progress | None = None,
     ) -> ModelVersion:
         """Register a new version of ``name`` from a directory or a single file; returns it.
@@ -111,8 +112,12 @@ class Client:
         repeated after a failure returns the version the first one created instead of a second version;
         over HTTP the commit always carries a key (a fresh one when none is given), so the SDK's own
         retries never register twice.
+
+        ``version`` registers the version under that number instead of the next one, for imports from
+        another registry that keep their numbers: it needs ``version:import`` and must be above every
+        number the model has had (``VersionExists`` otherwise); the numbers it skips are never used.
         """
-        version, stats = pushing.push(
+        pushed, stats = pushing.push(
             self._backend,
             name,
             os.fspath(path),
@@ -127,9 +132,10 @@ class Client:
             signature=signature,
             aliases=list(aliases) if aliases is not None else None,
             idempotency_key=idempotency_key,
+            version=version,
         )
         self.last_push = stats
-        return version
+        return pushed
 
     def pull(
         self,
@@ -343,6 +349,24 @@ class Client:
     def delete_version(self, ref: str) -> ModelVersion:
         """Soft delete: the number is never reused; metadata and history stay."""
         return self._backend.delete_version(ref)
+
+    # Models -----------------------------------------------------------------------------------------------
+    def create_model(self, name: str, *, description: str = "", tags: dict[str, str] | None = None) -> Model:
+        """A model without versions yet (a push creates one too); ``ModelAlreadyExists`` if it exists. A
+        deleted model of that name is revived: its history goes on, and its next version number follows
+        the highest it ever had. Needs model:write."""
+        return self._backend.create_model(name, description=description, tags=tags)
+
+    def rename_model(self, name: str, new_name: str) -> Model:
+        """Rename a model; its aliases, versions and history move with it. ``ModelAlreadyExists`` when a
+        model (live or deleted) has ``new_name``. Needs model:rename on both names (admins)."""
+        return self._backend.rename_model(name, new_name)
+
+    def delete_model(self, name: str) -> None:
+        """Delete a model and every live version of it, soft: numbers, files and history are kept, and
+        creating (or pushing) the name again revives it. Refused with ``VersionProtected`` while a version
+        is under legal hold or a deployment is recorded as serving the model. Needs model:delete (admins)."""
+        self._backend.delete_model(name)
 
     # Tokens (admins) --------------------------------------------------------------------------------------
     def create_token(

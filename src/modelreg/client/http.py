@@ -356,6 +356,25 @@ class HttpBackend:
     def delete_version(self, ref: str) -> ModelVersion:
         return _record(ModelVersion, self._json("DELETE", _version(ref), retry=False))
 
+    # Models -----------------------------------------------------------------------------------------------
+    def create_model(self, name: str, *, description: str = "", tags: dict[str, str] | None = None) -> Model:
+        body = {"name": name, "description": description, "tags": tags}
+        if not _portable(body):  # JSON would refuse or change it: the registry's validators say why
+            check_model_name(name)
+            check_description(description)
+            check_strings("tag", tags, max_value=MAX_TAG_VALUE)
+            raise InvalidMetadata("tags hold values JSON cannot carry (non-string keys…)")
+        return _record(Model, self._json("POST", "/models", retry=False, body=body))
+
+    def rename_model(self, name: str, new_name: str) -> Model:
+        path = f"{_model(name)}/rename"
+        if not _portable(new_name):
+            check_model_name(new_name)
+        return _record(Model, self._json("POST", path, retry=False, body={"new_name": new_name}))
+
+    def delete_model(self, name: str) -> None:
+        self._wire.call("DELETE", _API + _model(name), retry=False)
+
     # Tokens -----------------------------------------------------------------------------------------------
     def create_token(
         self, name: str, *, role: str, expires_at: datetime | None = None, user: str | None = None
@@ -590,6 +609,7 @@ def _commit_body(
     lineage: Mapping[str, Any] | Lineage | None = None,
     signature: Any = None,
     aliases: Sequence[str] | None = None,
+    version: Any = None,
 ) -> dict[str, Any]:
     """The POST body; the same keyword arguments as the registry's ``commit_version`` (others: TypeError)."""
     body = {
@@ -602,6 +622,8 @@ def _commit_body(
         "signature": signature,
         "aliases": list(aliases or ()),
     }
+    if version is not None:  # only then: a server that predates imports refuses the unknown field
+        body["version"] = version
     if not _portable(body):
         # JSON would refuse or silently change it (NaN, int keys…): the registry's validators say why.
         check_metrics(metrics)

@@ -1,8 +1,9 @@
-"""Garbage collection's rows: the roots (chunks that versions reference), chunk leases and sweep rows.
+"""Garbage collection's rows: the roots (chunks that versions and artifacts reference), leases, sweep rows.
 
-The roots are the chunks of every file a version that is not purged lists, deleted versions included (a
-soft delete keeps the files). A purged version's files are roots no more (``_ROOT``): their chunks go
-unless another version shares them.
+The roots are the chunks of every file that a version not purged lists, deleted versions included (a soft
+delete keeps the files), and of every file an artifact path points at (MLflow's artifact store). A purged
+version's files are roots no more (``_ROOT``): their chunks go unless another version or an artifact shares
+them; so do a deleted or replaced artifact's.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from modelreg.metadata.tables import (
     version_files,
     versions,
 )
+from modelreg.metadata.tracking_tables import artifacts
 
 __all__ = ["CollectionRows"]
 
@@ -43,6 +45,15 @@ def _listed(file_digest: Any) -> ColumnElement[bool]:
     )
 
 
+# The chunks of the files artifacts point at, driven from ``artifacts`` (a separate query rather than an OR
+# in the versions' one, which would keep either database from planning that one as a semi-join).
+_ARTIFACT_CHUNKS = (
+    select(file_chunks.c.chunk_digest)
+    .join(artifacts, artifacts.c.file_digest == file_chunks.c.file_digest)
+    .distinct()
+)
+
+
 class CollectionRows:
     _c: Connection
     _insert: Callable[[Table], Any]  # SqlSession's INSERT … ON CONFLICT of its own dialect
@@ -54,7 +65,11 @@ class CollectionRows:
 
     def referenced_chunks(self, digests: Collection[str] | None = None) -> set[str]:
         query = select(file_chunks.c.chunk_digest).where(_listed(file_chunks.c.file_digest)).distinct()
-        return self._digests(query, file_chunks.c.chunk_digest, digests)
+        found = self._digests(query, file_chunks.c.chunk_digest, digests)
+        rest = None if digests is None else [digest for digest in digests if digest not in found]
+        if rest == []:
+            return found
+        return found | self._digests(_ARTIFACT_CHUNKS, file_chunks.c.chunk_digest, rest)
 
     def referenced_files(self, digests: Collection[str]) -> set[str]:
         query = (
@@ -62,7 +77,11 @@ class CollectionRows:
             .join(versions, versions.c.id == version_files.c.version_id)
             .where(_ROOT)
         )
-        return self._digests(query.distinct(), version_files.c.file_digest, digests)
+        listed = self._digests(query.distinct(), version_files.c.file_digest, digests)
+        stored = select(artifacts.c.file_digest).distinct()
+        return listed | self._digests(
+            stored, artifacts.c.file_digest, [d for d in digests if d not in listed]
+        )
 
     def leased_chunks(self, now: datetime, digests: Collection[str] | None = None) -> set[str]:
         query = select(chunk_leases.c.digest).where(chunk_leases.c.expires_at > now)

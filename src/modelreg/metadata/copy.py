@@ -14,6 +14,11 @@ is updated. The audit chain is append-only, so its rows are only inserted, never
 another registry conflicts on a unique key (a model name, a version number) and surfaces as
 ``RegistryMismatch``; the registry identity check (the first audit event) refuses most such targets first.
 
+The tracking tables (``tracking_tables``: experiments, runs, logged models, artifacts) are part of
+``tables.metadata`` and copied like the others; the target's own experiment "0", made by its migration,
+is overwritten with the source's. Artifacts' chunks are garbage collection roots (``referenced_chunks``),
+so ``registry.migration`` copies and verifies them with the versions' chunks.
+
 Not copied: ``chunk_sweeps`` (a garbage collection in progress on the source's chunk store; meaningless
 for the target's). Leases are copied: harmless promises that only delay a collection.
 """

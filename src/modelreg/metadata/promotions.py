@@ -103,8 +103,9 @@ class PromotionRows:
         self, *, model_id: int | None, status: str | None, now: datetime, limit: int, after: int
     ) -> list[PromotionRow]:
         """Requests by id descending below ``after`` (0: from the newest); ``status`` as reported, so
-        'expired' includes pending requests past their expiry and 'pending' excludes them."""
-        query = select(*_COLUMNS).select_from(_JOINED)
+        'expired' includes pending requests past their expiry and 'pending' excludes them. Only live
+        models' requests: deleting a model cancels its pending ones; ``promotion(id)`` still finds them."""
+        query = select(*_COLUMNS).select_from(_JOINED).where(models.c.deleted_at.is_(None))
         if model_id is not None:
             query = query.where(promotion_requests.c.model_id == model_id)
         if after:

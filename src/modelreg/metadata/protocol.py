@@ -179,9 +179,11 @@ class MetadataSession(TrackingSession, Protocol):
     """One transaction. Methods raise only modelreg errors (``StorageUnavailable`` for database trouble)."""
 
     # Reads ----------------------------------------------------------------------------------------------
+    # Lookups by name never find a deleted model (``mark_model_deleted``): not ``model``, ``model_id``, the
+    # ``*_key`` lookups, listings nor searches.
     def model(self, name: str) -> Model | None: ...
     def model_id(self, name: str, *, lock: bool = False) -> int | None:
-        """The model's id; ``lock`` takes its row write lock (serialises writers of one model)."""
+        """The live model's id; ``lock`` takes its row write lock (serialises writers of one model)."""
         ...
 
     def version_key(self, name: str, number: int) -> VersionKey | None: ...
@@ -195,6 +197,11 @@ class MetadataSession(TrackingSession, Protocol):
         ...
 
     def version(self, version_id: int) -> ModelVersion: ...
+    def latest_per_stage(self, names: Sequence[str], stages: Sequence[str]) -> list[int]:
+        """Ids of the newest live version in each of ``stages`` of each live model in ``names`` (one
+        query: MLflow's ``latest_versions`` for a page of models)."""
+        ...
+
     def versions(self, version_ids: Sequence[int]) -> list[ModelVersion]:
         """Full versions in the given order (batched: a constant number of queries)."""
         ...
@@ -247,17 +254,32 @@ class MetadataSession(TrackingSession, Protocol):
 
     # Writes ---------------------------------------------------------------------------------------------
     def ensure_model(self, name: str, *, at: datetime, actor: str) -> tuple[int, bool]:
-        """Create the model if absent (race-safe); lock its row; return (id, created)."""
+        """The live model's id with its row locked, reviving a deleted one (blank description, no tags) or
+        creating an absent one (race-safe); returns (id, created), created True for a revival too."""
         ...
 
     def create_model(
         self, name: str, *, description: str, tags: dict[str, str], at: datetime, actor: str
-    ) -> int:
-        """Raises ``ModelAlreadyExists``."""
+    ) -> tuple[int, bool]:
+        """Create the model, or revive a deleted one of that name (same row: its version counter and history
+        go on); lock its row; returns (id, revived). Raises ``ModelAlreadyExists`` for a live one."""
         ...
 
-    def allocate_version(self, model_id: int) -> int:
-        """Increment and return the model's version counter (caller holds the model lock)."""
+    def rename_model(self, model_id: int, new_name: str, *, at: datetime) -> None:
+        """Rename the model (row locked by the caller). Raises ``ModelAlreadyExists`` when any model, live or
+        deleted, has ``new_name``."""
+        ...
+
+    def mark_model_deleted(self, model_id: int, *, at: datetime, actor: str) -> list[int]:
+        """Soft-delete the model (row locked by the caller): its live versions marked deleted, its aliases
+        removed (their history intervals closed), the model marked deleted, so no lookup by name finds it.
+        Returns the numbers of the versions it deleted, ascending. A constant number of statements."""
+        ...
+
+    def allocate_version(self, model_id: int, number: int | None = None) -> int:
+        """Increment and return the model's version counter (caller holds the model lock); with ``number``
+        (an import), set the counter to it and return it, or raise ``VersionExists`` unless it is above
+        every number the model has had."""
         ...
 
     def insert_version(self, model_id: int, new: NewVersion) -> int: ...
@@ -455,7 +477,7 @@ class MetadataSession(TrackingSession, Protocol):
     ) -> None: ...
     def delete_retention_policy(self, model_id: int | None) -> bool: ...
     def retention_models(self) -> list[tuple[int, str]]:
-        """(id, name) of every model, by name."""
+        """(id, name) of every live model, by name."""
         ...
 
     def retention_states(self, model_id: int) -> list[VersionState]:
@@ -483,7 +505,8 @@ class MetadataSession(TrackingSession, Protocol):
     def promotions(
         self, *, model_id: int | None, status: str | None, now: datetime, limit: int, after: int
     ) -> list[PromotionRow]:
-        """Newest first, ids below ``after`` (0: all); 'expired' and 'pending' as reported at ``now``."""
+        """Newest first, ids below ``after`` (0: all); 'expired' and 'pending' as reported at ``now``; only
+        live models' requests (``promotion`` finds a deleted model's by id)."""
         ...
 
     def approvals(self, request_ids: Sequence[int]) -> dict[int, list[Approval]]: ...

@@ -94,6 +94,27 @@ class Reads:
     def version(self, version_id: int) -> ModelVersion:
         return self.versions([version_id])[0]
 
+    def latest_per_stage(self, names: Sequence[str], stages: Sequence[str]) -> list[int]:
+        if not names or not stages:
+            return []
+        rank = (
+            func.row_number()
+            .over(partition_by=(versions.c.model_id, versions.c.stage), order_by=versions.c.number.desc())
+            .label("rank")
+        )
+        ranked = (
+            select(versions.c.id, rank)
+            .select_from(versions.join(models, versions.c.model_id == models.c.id))
+            .where(
+                models.c.name.in_(list(names)),
+                models.c.deleted_at.is_(None),
+                versions.c.deleted_at.is_(None),
+                versions.c.stage.in_(list(stages)),
+            )
+            .subquery()
+        )
+        return list(self._c.execute(select(ranked.c.id).where(ranked.c.rank == 1)).scalars())
+
     def versions(self, version_ids: Sequence[int]) -> list[ModelVersion]:
         """Whole versions in two statements, whatever their number: the rows, then all their child rows."""
         if not version_ids:
@@ -119,11 +140,14 @@ class Reads:
 
     # Models ---------------------------------------------------------------------------------------
     def model(self, name: str) -> Model | None:
-        model_id = self._c.execute(select(models.c.id).where(models.c.name == name)).scalar()
+        """The live model of that name (a deleted one is not found: its name is free to create again)."""
+        query = select(models.c.id).where(models.c.name == name, models.c.deleted_at.is_(None))
+        model_id = self._c.execute(query).scalar()
         return None if model_id is None else self.models_by_id([model_id])[0]
 
     def list_models(self, *, limit: int, offset: int) -> list[Model]:
-        query = select(models.c.id).order_by(models.c.name).limit(limit).offset(offset)
+        live = select(models.c.id).where(models.c.deleted_at.is_(None))
+        query = live.order_by(models.c.name).limit(limit).offset(offset)
         return self.models_by_id(list(self._c.execute(query).scalars()))
 
     def models_by_id(self, ids: list[int]) -> list[Model]:

@@ -122,7 +122,10 @@ class RetentionRows:
         return bool(self._c.execute(delete(retention_policies).where(where)).rowcount)
 
     def retention_models(self) -> list[tuple[int, str]]:
-        query = select(models.c.id, models.c.name).order_by(models.c.name)
+        # Live models only: a deleted model is out of every use case that names it (registry/catalog.py).
+        query = (
+            select(models.c.id, models.c.name).where(models.c.deleted_at.is_(None)).order_by(models.c.name)
+        )
         return [(row.id, row.name) for row in self._c.execute(query)]
 
     def retention_states(self, model_id: int) -> list[VersionState]:

@@ -64,11 +64,11 @@ KEY_COLUMNS = (
     versions.c.purged_at,
 )
 
+# A deleted model is not found by its name (its versions are deleted too, and its name is free to revive).
+_named = (models.c.name == bindparam("name"), models.c.deleted_at.is_(None))
 _by_name = select(*KEY_COLUMNS).join(models, versions.c.model_id == models.c.id)
-NUMBER_KEY: Final = _by_name.where(
-    models.c.name == bindparam("name"), versions.c.number == bindparam("number")
-)
-_latest = _by_name.where(models.c.name == bindparam("name"), versions.c.deleted_at.is_(None))
+NUMBER_KEY: Final = _by_name.where(*_named, versions.c.number == bindparam("number"))
+_latest = _by_name.where(*_named, versions.c.deleted_at.is_(None))
 LATEST_KEY: Final = _latest.order_by(versions.c.number.desc()).limit(1)
 LATEST_KEY_WITH_DIGEST: Final = (
     _latest.where(versions.c.digest == bindparam("digest")).order_by(versions.c.number.desc()).limit(1)
@@ -77,7 +77,7 @@ ALIAS_KEY: Final = (
     select(*KEY_COLUMNS)
     .select_from(aliases.join(models, aliases.c.model_id == models.c.id))
     .join(versions, versions.c.id == aliases.c.version_id)
-    .where(models.c.name == bindparam("name"), aliases.c.alias == bindparam("alias"))
+    .where(*_named, aliases.c.alias == bindparam("alias"))
 )
 
 _row = select(versions, models.c.name.label("model_name")).join(models, versions.c.model_id == models.c.id)

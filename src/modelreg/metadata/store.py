@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Table, and_, delete, insert, select, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from modelreg.errors import ModelAlreadyExists, ModelregError, StorageUnavailable
+from modelreg.errors import ModelregError, StorageUnavailable
 from modelreg.metadata import search
 from modelreg.metadata.artifacts import ArtifactRows
+from modelreg.metadata.catalog import CatalogRows
 from modelreg.metadata.collection import CollectionRows
 from modelreg.metadata.deployments import DeploymentRows
 from modelreg.metadata.engine import make_engine, migrate, named_lock
@@ -128,6 +129,7 @@ def _safe(url: str) -> str:
 
 class SqlSession(
     Reads,
+    CatalogRows,
     TokenRows,
     CollectionRows,
     StatsRows,
@@ -145,7 +147,7 @@ class SqlSession(
 
     # Keys and locks ---------------------------------------------------------------------------------------
     def model_id(self, name: str, *, lock: bool = False) -> int | None:
-        query = select(models.c.id).where(models.c.name == name)
+        query = select(models.c.id).where(models.c.name == name, models.c.deleted_at.is_(None))
         if lock:
             query = query.with_for_update()
         return self._c.execute(query).scalar()
@@ -160,7 +162,11 @@ class SqlSession(
         offset: int,
         visible: Sequence[str] | None = None,
     ) -> list[int]:
-        query = select(versions.c.id).select_from(versions.join(models, versions.c.model_id == models.c.id))
+        query = (
+            select(versions.c.id)
+            .select_from(versions.join(models, versions.c.model_id == models.c.id))
+            .where(models.c.deleted_at.is_(None))  # a deleted model's versions: gone, even with deleted ones
+        )
         if visible is not None:
             query = query.where(search.visible(models.c.name, visible, self._dialect))
         if expr is not None:
@@ -189,7 +195,7 @@ class SqlSession(
         offset: int,
         visible: Sequence[str] | None = None,
     ) -> list[Model]:
-        query = select(models.c.id)
+        query = select(models.c.id).where(models.c.deleted_at.is_(None))
         if visible is not None:
             query = query.where(search.visible(models.c.name, visible, self._dialect))
         if expr is not None:
@@ -197,43 +203,7 @@ class SqlSession(
         query = query.order_by(*search.model_order(order)).limit(limit).offset(offset)
         return self.models_by_id(list(self._c.execute(query).scalars()))
 
-    # Models -----------------------------------------------------------------------------------------------
-    def ensure_model(self, name: str, *, at: datetime, actor: str) -> tuple[int, bool]:
-        values = {"name": name, "description": "", "created_at": at, "created_by": actor, "updated_at": at}
-        statement = (
-            self._insert(models)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["name"])
-            .returning(models.c.id)  # a row comes back only when inserted (psycopg reports rowcount -1)
-        )
-        created = self._c.execute(statement).scalar() is not None
-        model_id = self.model_id(name, lock=True)
-        assert model_id is not None
-        return model_id, created
-
-    def create_model(
-        self, name: str, *, description: str, tags: dict[str, str], at: datetime, actor: str
-    ) -> int:
-        model_id, created = self.ensure_model(name, at=at, actor=actor)
-        if not created:
-            raise ModelAlreadyExists(f"model {name!r} already exists")
-        self._c.execute(update(models).where(models.c.id == model_id).values(description=description))
-        if tags:
-            self._c.execute(
-                insert(model_tags), [{"model_id": model_id, "key": k, "value": v} for k, v in tags.items()]
-            )
-        return model_id
-
-    def allocate_version(self, model_id: int) -> int:
-        statement = (
-            update(models)
-            .where(models.c.id == model_id)
-            .values(last_version=models.c.last_version + 1)
-            .returning(models.c.last_version)
-        )
-        number: int = self._c.execute(statement).scalar_one()
-        return number
-
+    # Models (create, revive, rename, delete: ``metadata.catalog``) ------------------------------------------
     def set_model_tag(self, model_id: int, key: str, value: str, *, at: datetime) -> str | None:
         return self._upsert_entry(model_tags, "model_id", model_id, key, value, at=at)
 

@@ -1,4 +1,4 @@
-"""Garbage collection of the chunk store: mark-and-sweep from the versions, safe while pushes run.
+"""Garbage collection of the chunk store: mark-and-sweep from versions and artifacts, safe while pushes run.
 
     list the store ─► mark (read only): referenced ∪ leased; the rest, written ≥ grace ago, are "old"
     ── dry run stops here and reports the old ones as reclaimable ──
@@ -10,9 +10,11 @@
 
 The three promises, and what keeps each (docs/architecture.md, "Garbage collection", has the long form):
 
-- A chunk a committed version references is never deleted: candidates exclude the chunks referenced at the
-  moment of the locked decision, and a commit that comes later fails if it references a candidate
-  (``check_commit``, run inside the commit's transaction after it took the same lock).
+- A chunk a committed version or a stored artifact references is never deleted: candidates exclude the
+  chunks referenced at the moment of the locked decision (``referenced_chunks``: versions' files and
+  artifacts' files alike), and a commit that comes later fails if it references a candidate
+  (``check_commit``, run inside the commit's transaction after it took the same lock; an artifact's
+  ``put_artifact`` runs it too).
 - A chunk a client was told is present stays for the grace period: ``unpromised`` leases it, behind the
   same lock, before the answer leaves; chunks under sweep, or gone by then, are answered "missing".
 - A chunk written less than the grace period ago is never deleted: that covers uploads in flight without a

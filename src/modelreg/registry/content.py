@@ -79,7 +79,10 @@ class ContentCases:
         return registry.commit(name, manifest, **metadata).version
 
     def commit(self, name: str, manifest: Manifest, **metadata: Any) -> CommitReport:
-        """``commit_version``, also reporting the bytes the version added to storage and those it shared."""
+        """``commit_version``, also reporting the bytes the version added to storage and those it shared.
+
+        ``version=N`` registers it as number N instead of the next one (imports: ``version:import``; N must
+        be above every number the model has had, else ``VersionExists``)."""
         registry = _registry(self)
         registry.actor.require(Permission.VERSION_CREATE, model=name)
         publication = Publication.prepare(registry, name, manifest, **metadata)

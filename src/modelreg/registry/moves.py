@@ -112,10 +112,12 @@ def move_stage(
     archive: bool,
     request_id: int | None = None,
 ) -> datetime:
-    """Move ``key`` to ``stage``; with ``archive`` (production only) the model's other production versions
-    move to archived at the same instant, so time travel never finds zero or two production versions."""
-    others = [v for v in session.stage_versions(key.model_id, "production") if v != key.version_id]
-    others = others if archive and stage == "production" else []
+    """Move ``key`` to ``stage``; with ``archive`` (staging or production) the model's other versions in
+    that stage move to archived at the same instant, so time travel never finds zero or two production
+    versions (staging: MLflow's ``archive_existing_versions``)."""
+    others: list[int] = []
+    if archive and stage in ("staging", "production"):
+        others = [v for v in session.stage_versions(key.model_id, stage) if v != key.version_id]
     now = registry._now(session.stage_since(key.version_id), *(session.stage_since(v) for v in others))
     moves = [(v, session.version(v).version, "archived") for v in others] + [
         (key.version_id, key.number, stage)

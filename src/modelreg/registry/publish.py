@@ -37,7 +37,7 @@ from modelreg.registry.names import (
     check_model_name,
     check_strings,
 )
-from modelreg.registry.refs import parse_ref
+from modelreg.registry.refs import MAX_VERSION, parse_ref
 from modelreg.types import CommitReport, Lineage
 
 if TYPE_CHECKING:
@@ -63,6 +63,7 @@ class Publication:
     signature: dict[str, Any] | None
     aliases: tuple[str, ...]
     idempotency_key: str | None
+    version: int | None = None  # an explicit number (imports); None: the next one
 
     @classmethod
     def prepare(
@@ -79,10 +80,18 @@ class Publication:
         signature: Any = None,
         aliases: list[str] | tuple[str, ...] | None = None,
         idempotency_key: str | None = None,
+        version: int | None = None,
     ) -> Publication:
-        """Validate every input; raises an ``InvalidInput`` subclass before anything is stored."""
+        """Validate every input; raises an ``InvalidInput`` subclass before anything is stored.
+
+        ``version``: register under this number instead of the next one (importing from another registry
+        keeps its numbers); needs ``version:import``, and the commit refuses (``VersionExists``) a number
+        that is not above every number the model has had."""
         if aliases:
             registry.actor.require(Permission.ALIAS_WRITE, model=name)
+        if version is not None:
+            registry.actor.require(Permission.VERSION_IMPORT, model=name)
+            _check_number(version)
         if not manifest.files:
             raise EmptyModel(f"nothing to push for {name!r}: the version holds no files")
         if idempotency_key is not None and (
@@ -103,6 +112,7 @@ class Publication:
             signature=check_signature(signature),
             aliases=tuple(dict.fromkeys(check_alias(alias) for alias in aliases or ())),
             idempotency_key=idempotency_key,
+            version=version,
         )
 
     @staticmethod
@@ -112,7 +122,7 @@ class Publication:
     @property
     def request_digest(self) -> str:
         """What the request asked for, so a reused Idempotency-Key with another body is refused."""
-        body = {
+        body: dict[str, Any] = {
             "name": self.name,
             "manifest": self.manifest.digest,
             "metrics": self.metrics,
@@ -123,6 +133,8 @@ class Publication:
             "signature": self.signature,
             "aliases": list(self.aliases),
         }
+        if self.version is not None:  # only then: the digests of keys remembered before imports existed stay
+            body["version"] = self.version
         return sha256_bytes(canonical_json(body))
 
     def commit(self) -> CommitReport:
@@ -145,7 +157,8 @@ class Publication:
             now = registry._now(*(session.alias_since(model_id, alias) for alias in self.aliases))
             parent_ids = self._parent_ids(session)
             figures = self._storage_figures(session)
-            number = session.allocate_version(model_id)
+            number = session.allocate_version(model_id, self.version)
+            imported = {} if self.version is None else {"imported": True}
             version_id = session.insert_version(
                 model_id, self._new_version(number, contents, parent_ids, now)
             )
@@ -168,7 +181,7 @@ class Publication:
                 action="registry:version:create",
                 model=self.name,
                 target=f"{self.name}/{number}",
-                data={"digest": self.manifest.digest, "aliases": list(self.aliases), **figures},
+                data={"digest": self.manifest.digest, "aliases": list(self.aliases), **figures, **imported},
             )
             collection.check_commit(registry, session, self._chunk_digests, since=checked_after)
             if self.idempotency_key is not None:
@@ -302,4 +315,11 @@ class Publication:
             parent_ids=parents,
             created_at=now,
             created_by=self.registry.actor.name,
+        )
+
+
+def _check_number(version: object) -> None:
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_VERSION:
+        raise InvalidInput(
+            f"invalid version {str(version)[:40]!r}: expected an integer from 1 to {MAX_VERSION}"
         )

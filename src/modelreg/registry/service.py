@@ -56,7 +56,7 @@ from modelreg.registry.principals import PrincipalCases
 from modelreg.registry.refs import MAX_VERSION, Ref, model_of, parse_ref
 from modelreg.registry.retention import RetentionCases
 from modelreg.registry.tracking import TrackingCases
-from modelreg.types import AliasChange, Model, ModelVersion, Page, StageChange
+from modelreg.types import STAGES, AliasChange, Model, ModelVersion, Page, StageChange
 
 __all__ = ["DEFAULT_GC_GRACE_SECONDS", "Registry"]
 
@@ -223,6 +223,22 @@ class Registry(
             items = session.search_models(expr, order, limit=limit + 1, offset=offset, visible=visible)
         return _page(items[:limit], len(items) > limit, offset + limit, query)
 
+    def latest_versions(
+        self, names: Sequence[str], *, stages: Sequence[str] | None = None
+    ) -> dict[str, list[ModelVersion]]:
+        """The newest live version of each stage (of ``stages``; all by default) of each model in ``names``
+        (MLflow's ``latest_versions``), by model name; one query for all of them. Unknown names: no entry."""
+        for name in names:
+            self.actor.require(Permission.MODEL_READ, model=name)
+            check_model_name(name)
+        wanted = [check_stage(stage) for stage in (STAGES if stages is None else stages)]
+        with self.metadata.session() as session:
+            found = session.versions(session.latest_per_stage(list(names), wanted))
+        result: dict[str, list[ModelVersion]] = {}
+        for version in sorted(found, key=lambda v: v.version):
+            result.setdefault(version.name, []).append(version)
+        return result
+
     def alias_history(self, name: str, alias: str) -> list[AliasChange]:
         self.actor.require(Permission.MODEL_READ, model=name)
         check_model_name(name)
@@ -317,10 +333,18 @@ class Registry(
             on_version=lambda s, version_id, at: s.set_version_description(version_id, text, at=at),
         )
 
-    def set_stage(self, ref: str, stage: str) -> ModelVersion:
-        """Move a version to a stage; a governed one as the promotion policy says (``registry.promotion``)."""
+    def set_stage(self, ref: str, stage: str, *, archive_existing: bool = False) -> ModelVersion:
+        """Move a version to a stage; a governed one as the promotion policy says (``registry.promotion``).
+
+        ``archive_existing`` (MLflow's ``archive_existing_versions``; staging and production only): the
+        model's other versions in that stage move to archived in the same transaction, at the same instant.
+        """
         self.actor.require(Permission.STAGE_WRITE, model=model_of(ref))
         checked = check_stage(stage)
+        if archive_existing and checked not in ("staging", "production"):
+            raise InvalidInput(
+                f"cannot archive the other versions in {checked!r}: only staging and production archive them"
+            )
         parsed = parse_ref(ref)
         with self.metadata.session(write=True) as session:
             self._model_id(session, parsed.name, lock=True)
@@ -332,7 +356,9 @@ class Registry(
             if checked != "production" and session.version(key.version_id).stage == "production":
                 moves.guard_leave(self, session, name=parsed.name, targets=["production"])
             archive = moves.guard_direct(self, session, name=parsed.name, key=key, target=checked)
-            moves.move_stage(self, session, name=parsed.name, key=key, stage=checked, archive=archive)
+            moves.move_stage(
+                self, session, name=parsed.name, key=key, stage=checked, archive=archive or archive_existing
+            )
             return session.version(key.version_id)
 
     def delete_version(self, ref: str) -> ModelVersion:

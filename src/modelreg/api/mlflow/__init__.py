@@ -8,22 +8,33 @@
 Each RPC is mounted under ``/api/2.0/mlflow`` and again under ``/ajax-api/2.0/mlflow`` (MLflow's UI), as
 MLflow's server does. Routes translate MLflow JSON to registry calls and back, nothing else: authorisation
 and audit happen in the registry use cases, exactly as for ``/api/v1``. Errors render in MLflow's shape
-(``modelreg.api.mlflow.errors``).
+(``modelreg.api.mlflow.errors``) on every path under ``ERROR_PREFIXES``.
+
+The routers are built by ``routers()``, not at import: ``modelreg.api.errors`` needs this package's
+prefixes, and the route modules need ``modelreg.api`` modules that import ``modelreg.api.errors``.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import TYPE_CHECKING
 
-from modelreg.api.mlflow import artifact_routes, registry_routes, tracking_routes
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
-__all__ = ["MLFLOW_PREFIXES", "ROUTERS"]
+__all__ = ["ERROR_PREFIXES", "MLFLOW_PREFIXES", "routers"]
 
 # Where MLflow's client and UI look for the server: every path under these answers in MLflow's error shape.
 MLFLOW_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow", "/api/3.0/mlflow", "/ajax-api/3.0/mlflow")
+ERROR_PREFIXES = (*MLFLOW_PREFIXES, "/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
 
 
-def _routers() -> tuple[APIRouter, ...]:
+def routers() -> tuple[APIRouter, ...]:
+    """Every MLflow router, mounted at each of MLflow's prefixes."""
+    # Imported here, not at the top: see the module docstring (an import cycle through modelreg.api.errors).
+    from fastapi import APIRouter  # noqa: PLC0415
+
+    from modelreg.api.mlflow import artifact_routes, registry_routes, tracking_routes  # noqa: PLC0415
+
     mounted = []
     for base in ("/api", "/ajax-api"):
         for module in (registry_routes, tracking_routes):
@@ -37,6 +48,3 @@ def _routers() -> tuple[APIRouter, ...]:
         info.include_router(tracking_routes.info_router)
         mounted.append(info)
     return tuple(mounted)
-
-
-ROUTERS = _routers()

@@ -71,6 +71,7 @@ def commit_version(
         signature=body.signature,
         aliases=body.aliases,
         idempotency_key=idempotency_key,
+        version=body.version,
     )
     return one(report, 201)
 
