@@ -24,7 +24,6 @@ from modelreg.metadata.tables import (
     file_chunks,
     files,
     idempotency_keys,
-    model_tags,
     models,
     stage_history,
     version_files,
@@ -153,32 +152,13 @@ class Reads:
     def models_by_id(self, ids: list[int]) -> list[Model]:
         if not ids:
             return []
-        latest = (
-            select(versions.c.model_id, func.max(versions.c.number).label("latest"))
-            .where(versions.c.model_id.in_(ids), versions.c.deleted_at.is_(None))
-            .group_by(versions.c.model_id)
-            .subquery()
-        )
-        query = (
-            select(models, latest.c.latest)
-            .outerjoin(latest, latest.c.model_id == models.c.id)
-            .where(models.c.id.in_(ids))
-        )
-        rows = {row.id: row for row in self._c.execute(query)}
+        bound = {"ids": ids}
+        rows = {row.id: row for row in self._c.execute(sql.MODEL_ROWS, bound)}
         tags: dict[int, dict[str, str]] = defaultdict(dict)
-        for model_id, key, value in self._c.execute(
-            select(model_tags.c.model_id, model_tags.c.key, model_tags.c.value)
-            .where(model_tags.c.model_id.in_(ids))
-            .order_by(model_tags.c.key)
-        ):
+        for model_id, key, value in self._c.execute(sql.MODEL_TAGS, bound):
             tags[model_id][key] = value
         alias_map: dict[int, dict[str, int]] = defaultdict(dict)
-        for model_id, alias, number in self._c.execute(
-            select(aliases.c.model_id, aliases.c.alias, versions.c.number)
-            .join(versions, versions.c.id == aliases.c.version_id)
-            .where(aliases.c.model_id.in_(ids))
-            .order_by(aliases.c.alias)
-        ):
+        for model_id, alias, number in self._c.execute(sql.MODEL_ALIASES, bound):
             alias_map[model_id][alias] = number
         return [_model(rows[i], tags[i], alias_map[i]) for i in ids if i in rows]
 

@@ -7,7 +7,9 @@ parameters, so a call only binds values and hits the compiled cache:
 - a version's key from an alias, a number, or the latest (live) version, optionally with a digest;
 - a version row with its model's name, by ``=`` for one id (an expanding ``IN`` for a page);
 - every child row of those versions (metrics, params, tags, files, aliases) in **one** ``UNION ALL``,
-  tagged by kind and ordered by kind, version and name, instead of five queries.
+  tagged by kind and ordered by kind, version and name, instead of five queries;
+- models by id (``get_model``, which MLflow's client calls before nearly every write): the rows with their
+  latest live version, their tags, their aliases.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy import (
     Text,
     bindparam,
     cast,
+    func,
     literal_column,
     null,
     select,
@@ -31,6 +34,7 @@ from sqlalchemy.sql.selectable import CompoundSelect
 
 from modelreg.metadata.tables import (
     aliases,
+    model_tags,
     models,
     version_files,
     version_metrics,
@@ -49,6 +53,9 @@ __all__ = [
     "LATEST_KEY",
     "LATEST_KEY_WITH_DIGEST",
     "METRIC",
+    "MODEL_ALIASES",
+    "MODEL_ROWS",
+    "MODEL_TAGS",
     "NUMBER_KEY",
     "PARAM",
     "TAG",
@@ -119,3 +126,29 @@ def _children(*, one: bool) -> CompoundSelect[Any]:
 
 CHILDREN_OF_ONE: Final = _children(one=True)
 CHILDREN_OF_PAGE: Final = _children(one=False)
+
+
+_MODEL_IDS = bindparam("ids", expanding=True)
+_LATEST = (
+    select(versions.c.model_id, func.max(versions.c.number).label("latest"))
+    .where(versions.c.model_id.in_(_MODEL_IDS), versions.c.deleted_at.is_(None))
+    .group_by(versions.c.model_id)
+    .subquery()
+)
+MODEL_ROWS: Final = (
+    select(models, _LATEST.c.latest)
+    .outerjoin(_LATEST, _LATEST.c.model_id == models.c.id)
+    .where(models.c.id.in_(_MODEL_IDS))
+)
+MODEL_TAGS: Final = (
+    select(model_tags.c.model_id, model_tags.c.key, model_tags.c.value)
+    .where(model_tags.c.model_id.in_(_MODEL_IDS))
+    .order_by(model_tags.c.key)
+)
+MODEL_ALIASES: Final = (
+    select(aliases.c.model_id, aliases.c.alias, versions.c.number)
+    .join(versions, versions.c.id == aliases.c.version_id)
+    .where(aliases.c.model_id.in_(_MODEL_IDS))
+    .order_by(aliases.c.alias)
+)
+
