@@ -256,20 +256,38 @@ def _latencies(
     make: Callable[[Side], Callable[[], object]],
     args: argparse.Namespace,
 ) -> None:
-    """Per run and side: the median latency of ``--calls`` calls, after a few warm-up calls."""
+    """Per run and side: the median latency of ``--calls`` calls, after a few warm-up calls; and the CPU the
+    MLflow client itself spends per call (this process runs only the client; the servers are subprocesses).
+
+    That CPU is a floor under every latency measured through the client, whichever server answers, so
+    ``MLflow's p50 ÷ client CPU`` is the largest ratio any server could show here; it is reported beside
+    the ratio (the server-side ratios, without MLflow's client, are ``benchmarks/vs_mlflow.py``'s)."""
     medians: dict[str, list[float]] = {side.name: [] for side in sides}
+    client_cpu: list[float] = []
     for _ in range(args.runs):
         for side in sides:
             call = make(side)
             for _ in range(WARMUP):
                 call()
             samples = []
+            cpu_started = time.process_time()
             for _ in range(args.calls):
                 started = time.perf_counter()
                 call()
                 samples.append(time.perf_counter() - started)
+            if side.name == "modelreg":
+                client_cpu.append((time.process_time() - cpu_started) / args.calls)
             medians[side.name].append(statistics.median(samples))
     _add_ratio(report, f"{label}: p50 ms", medians, scale=1000, fmt=".2f", target=METADATA_RATIO)
+    floor = summarise(client_cpu)
+    ceiling = summarise(medians["MLflow"]).median / floor.median
+    report.add(
+        f"{label}: MLflow client's own CPU per call, ms",
+        f"{floor.median * 1000:.2f} (at most {ceiling:.1f}× faster through this client)",
+        _scaled(floor, 1000, ".2f"),
+        "",
+        None,
+    )
 
 
 def _add_ratio(
