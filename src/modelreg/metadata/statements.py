@@ -30,6 +30,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.selectable import CompoundSelect
 
 from modelreg.metadata.tables import (
@@ -128,7 +129,7 @@ CHILDREN_OF_ONE: Final = _children(one=True)
 CHILDREN_OF_PAGE: Final = _children(one=False)
 
 
-_MODEL_IDS = bindparam("ids", expanding=True)
+_MODEL_IDS: BindParameter[int] = bindparam("ids", expanding=True)
 _LATEST = (
     select(versions.c.model_id, func.max(versions.c.number).label("latest"))
     .where(versions.c.model_id.in_(_MODEL_IDS), versions.c.deleted_at.is_(None))
@@ -151,4 +152,3 @@ MODEL_ALIASES: Final = (
     .where(aliases.c.model_id.in_(_MODEL_IDS))
     .order_by(aliases.c.alias)
 )
-
