@@ -28,8 +28,10 @@ from tests.conftest import tree_bytes
 WORKERS = Path(__file__).with_name("workers.py")
 BIG = 200 * 1024 * 1024
 # Kill points, in chunks published by the killed pushes so far. The file cuts into ~200 chunks of ~1 MiB;
-# the last window ends well before that so the push cannot finish between the poll and the kill.
-KILL_WINDOWS = [(1, 20), (50, 90), (110, 150)]
+# the last window ends ~100 chunks before that, so the push is unlikely to finish uploading between the poll
+# and the kill even when this process is starved of CPU (a full suite on 2 cores: measured, a push ran 58
+# chunks further while the poller waited). If it does, the resume below has nothing left to upload.
+KILL_WINDOWS = [(1, 20), (40, 70), (80, 110)]
 
 
 def write_random_file(path: Path, size: int) -> str:
@@ -118,8 +120,9 @@ def test_push_killed_mid_upload_registers_nothing(
     assert [(f.path, f.size, f.digest) for f in after.files] == [("weights.bin", BIG, big_digest)]
     stats = reg.last_push
     assert stats is not None
-    assert stats.chunks_stored == stats.chunks_total - resumed, f"seed {seed}"
-    assert 0 < stats.bytes_stored < BIG
+    remaining = stats.chunks_total - resumed
+    assert stats.chunks_stored == remaining, f"seed {seed}"  # only what the killed pushes did not store
+    assert (0 < stats.bytes_stored < BIG) if remaining else stats.bytes_stored == 0, f"seed {seed}"
     assert [v.version for v in reg.list_versions("crashy")] == [2, 1]
     assert reg.get_version("crashy").digest == after.digest
 

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 
 from modelreg.api.auth import CallerRegistry
 from modelreg.api.mlflow import tracking_messages as render
-from modelreg.api.mlflow.tracking_requests import Message, MlflowMessage
+from modelreg.api.mlflow.requests import Message, MlflowMessage
 from modelreg.errors import InvalidInput
 
 __all__ = ["router"]

@@ -25,6 +25,7 @@ from fastapi.responses import JSONResponse
 from modelreg.api.auth import CallerRegistry
 from modelreg.api.mlflow import grammar, sources
 from modelreg.api.mlflow import messages as render
+from modelreg.api.mlflow.requests import Message, MlflowMessage
 from modelreg.api.mlflow.search import (
     VERSIONS_DEFAULT,
     VERSIONS_DEFAULT_ORDER,
@@ -33,7 +34,6 @@ from modelreg.api.mlflow.search import (
     max_results,
     version_filter,
 )
-from modelreg.api.mlflow.tracking_requests import Message, MlflowMessage
 from modelreg.api.mlflow.versions import model_name, version_of
 from modelreg.errors import InvalidInput, InvalidMetadata, RunNotFound, TagNotFound
 from modelreg.registry.names import MAX_ENTRIES, MAX_PARAM_VALUE, check_metrics, check_strings

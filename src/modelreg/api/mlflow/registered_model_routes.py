@@ -22,8 +22,8 @@ from fastapi.responses import JSONResponse
 from modelreg.api.auth import CallerRegistry
 from modelreg.api.mlflow import grammar
 from modelreg.api.mlflow import messages as render
+from modelreg.api.mlflow.requests import Message, MlflowMessage
 from modelreg.api.mlflow.search import MODELS_DEFAULT, MODELS_MAX, collect, latest_per_stage, max_results
-from modelreg.api.mlflow.tracking_requests import Message, MlflowMessage
 from modelreg.api.mlflow.versions import live_version, model_name, version_number
 from modelreg.errors import AliasNotFound, InvalidInput, TagNotFound
 from modelreg.registry.names import check_alias

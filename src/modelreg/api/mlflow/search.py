@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 from modelreg.api.mlflow.messages import SOURCE_TAG
-from modelreg.api.mlflow.tracking_requests import Message
+from modelreg.api.mlflow.requests import Message
 from modelreg.errors import InvalidInput, InvalidPageToken
 from modelreg.registry.filter_tokens import Token, tokenize
 from modelreg.registry.paging import MAX_LIMIT

@@ -4,7 +4,7 @@ Enough of MLflow's tracking service for training code (``mlflow.start_run``, ``l
 ``set_tag``, ``log_batch``), ``mlflow.<flavor>.log_model(…, registered_model_name=…)``,
 ``mlflow.register_model`` and ``load_model`` to run unchanged against modelreg, checked against the calls
 MLflow 3.17.2's client makes to its own server. Each route reads the request message
-(``tracking_requests``), calls one ``Registry`` use case, which authorises (``tracking:read`` /
+(``requests``), calls one ``Registry`` use case, which authorises (``tracking:read`` /
 ``tracking:write``) and audits, and renders the answer (``tracking_messages``). Metadata-only, so the routes
 are plain ``def`` (FastAPI runs them in its thread pool).
 """
@@ -20,7 +20,7 @@ from modelreg.api.auth import CallerRegistry
 from modelreg.api.mlflow import logged_model_routes
 from modelreg.api.mlflow import tracking_messages as render
 from modelreg.api.mlflow.artifact_routes import directory, list_entries, store_path
-from modelreg.api.mlflow.tracking_requests import Message, MlflowMessage
+from modelreg.api.mlflow.requests import Message, MlflowMessage
 from modelreg.registry.service import Registry
 from modelreg.types import Metric, RunInput
 

@@ -11,7 +11,7 @@ MLflow finds no such row. A soft-deleted version is gone for MLflow (its store f
 
 from __future__ import annotations
 
-from modelreg.api.mlflow.tracking_requests import Message
+from modelreg.api.mlflow.requests import Message
 from modelreg.errors import InvalidInput, VersionNotFound
 from modelreg.registry.names import check_model_name
 from modelreg.registry.refs import MAX_VERSION
