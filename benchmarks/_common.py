@@ -207,6 +207,22 @@ def postgres_schema(prefix: str = "bench") -> Iterator[str]:
         engine.dispose()
 
 
+def analyze(url: str) -> None:
+    """``VACUUM ANALYZE`` a PostgreSQL database after bulk seeding: what autovacuum does minutes later
+    (without it the planner has no statistics, and autovacuum may re-plan the queries, or compete for the
+    CPU, in the middle of a run)."""
+    import sqlalchemy  # noqa: PLC0415 - only the metadata benchmarks need a database driver
+
+    from modelreg.metadata.engine import normalise_url  # noqa: PLC0415 - as above
+
+    engine = sqlalchemy.create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")  # VACUUM needs it
+    try:
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("VACUUM ANALYZE"))
+    finally:
+        engine.dispose()
+
+
 @contextlib.contextmanager
 def scratch_database(kind: str, prefix: str) -> Iterator[tuple[str, Path]]:
     """A metadata database URL for ``kind`` ("sqlite": a file; "postgres": a fresh schema) and a scratch

@@ -22,9 +22,9 @@ writes for a push (a version row copied from a real pushed one, its file, metric
 ``registry:version:create`` audit event continuing the hash chain; each model's ``last_version``), and the
 time that takes is reported too. Each model's ``@champion`` alias is then set through the SDK.
 
-After seeding, PostgreSQL gets ``ANALYZE`` (what autovacuum would do minutes later; without it, autovacuum
-may re-plan the queries in the middle of a run). SQLite is measured as the registry leaves it: the registry
-never runs ``ANALYZE`` there, and SQLite never does it by itself.
+After seeding, PostgreSQL gets ``VACUUM ANALYZE`` (what autovacuum would do minutes later; without it,
+autovacuum may re-plan the queries in the middle of a run). SQLite is measured as the registry leaves it:
+the registry never runs ``ANALYZE`` there, and SQLite never does it by itself.
 
 Run:  .venv/bin/python benchmarks/metadata.py [--runs 3] [--databases sqlite,postgres]
 PostgreSQL: postgresql://postgres@127.0.0.1:5432/test, or set MODELREG_BENCH_POSTGRES_URL.
@@ -42,10 +42,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import insert, select, update
 
 import modelreg
-from _common import Report, banner, parse_args, percentile, postgres_schema, require, scratch_dir, summarise
+from _common import (
+    Report,
+    analyze,
+    banner,
+    parse_args,
+    percentile,
+    postgres_schema,
+    require,
+    scratch_dir,
+    summarise,
+)
 from modelreg.metadata.engine import normalise_url
 from modelreg.metadata.tables import (
     audit_events,
@@ -152,7 +162,7 @@ def _bench_database(
     for text_ in seeding.notes:
         report.note(f"{label}: {text_}")
     if kind == "postgres":
-        _analyze(url)
+        analyze(url)
     expected = _expected_top(plan)
     with modelreg.connect(url, storage=storage, actor=ACTOR) as reg:
         alias_runs = [_alias_latencies(reg, args.alias_calls) for _ in range(args.runs)]
@@ -348,15 +358,6 @@ def _insert_many(
     """Core executemany in batches. (Multi-row VALUES is far slower: SQLAlchemy compiles every parameter.)"""
     for start in range(0, len(rows), 10_000):
         connection.execute(insert(table), rows[start : start + 10_000])
-
-
-def _analyze(url: str) -> None:
-    engine = sqlalchemy.create_engine(normalise_url(url))
-    try:
-        with engine.begin() as connection:
-            connection.execute(text("ANALYZE"))
-    finally:
-        engine.dispose()
 
 
 # Measuring --------------------------------------------------------------------------------------------------

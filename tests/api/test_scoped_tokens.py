@@ -83,6 +83,24 @@ def test_scoped_listing_and_refusal_over_http(
         app_client.get("/api/v1/models/risk-missing", headers=bearer(secret)), 404, "MODEL_NOT_FOUND"
     )
     assert_error(app_client.get("/api/v1/access/users", headers=bearer(secret)), 403, "PERMISSION_DENIED")
+    # Listings across models: only risk-a's entries (and the global retention policy).
+    for ref in ("risk-a/1", "ops-b/1"):
+        embedded.set_hold(ref)
+        embedded.request_promotion(ref, to="staging")
+    embedded.set_retention_policy(keep_last=9)
+    embedded.set_retention_policy("ops-b", keep_last=3)
+    holds = app_client.get("/api/v1/holds", headers=bearer(secret)).json()["items"]
+    assert [(h["name"], h["version"]) for h in holds] == [("risk-a", 1)]
+    policies = app_client.get("/api/v1/retention", headers=bearer(secret)).json()["items"]
+    assert [(p["name"], p["keep_last"]) for p in policies] == [(None, 9)]
+    requests = app_client.get("/api/v1/promotions", headers=bearer(secret)).json()["items"]
+    assert [(r["name"], r["status"]) for r in requests] == [("risk-a", "applied")]
+    assert app_client.get("/api/v1/policy", headers=bearer(secret)).json()["source"] == "default"
+    assert_error(
+        app_client.get("/api/v1/holds", params={"name": "ops-b"}, headers=bearer(secret)),
+        403,
+        "PERMISSION_DENIED",
+    )
 
 
 def test_deleting_the_user_revokes_its_tokens(

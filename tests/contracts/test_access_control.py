@@ -106,9 +106,7 @@ GLOBAL: dict[str, Callable[[Client], object]] = {
     "grant": lambda c: c.grant("admin", "user:bob"),
     "revoke": lambda c: c.revoke("viewer", "user:bob", models="risk-*"),
     "list_bindings": lambda c: c.list_bindings(),
-    "list_retention_policies": lambda c: c.list_retention_policies(),
     "set_global_retention_policy": lambda c: c.set_retention_policy(keep_last=5),
-    "list_promotions": lambda c: c.list_promotions(),
     "set_policy": lambda c: c.set_policy("rules = []"),
 }
 
@@ -215,6 +213,13 @@ def test_a_scoped_viewer_lists_exactly_its_models(
     admin.grant("viewer", "user:bob", models="ris?")  # 'risk' (and 'riskx' does not match: one '?')
     admin.record_deployment("ops-a/1", environment="prod")
     admin.record_deployment("risk-03/1", environment="prod")
+    for ref in ("ops-a/1", "risk-05/1", "risk/1"):
+        admin.set_hold(ref, reason="litigation")
+    admin.set_retention_policy(keep_last=50)
+    for name in ("ops-a", "risk-01"):
+        admin.set_retention_policy(name, keep_last=20)
+    for ref in ("ops-a/1", "risk-06/1"):  # no policy: applied at once
+        admin.request_promotion(ref, to="staging")
     visible = sorted([*(f"risk-{i:02d}" for i in range(7)), "risk"])
     with _bob(database, storage_url) as bob:
         pages, token = [], None
@@ -230,7 +235,16 @@ def test_a_scoped_viewer_lists_exactly_its_models(
         assert [m.name for m in bob.search_models("name LIKE '%a%'").items] == []
         assert [d.name for d in bob.deployments()] == ["risk-03"]
         assert sorted(row.name for row in bob.storage_stats().models) == visible
+        # Holds, retention policies and promotion requests across models: only those of his models (and
+        # the global retention policy, which applies to them); the policy document in full.
+        assert [(h.name, h.version) for h in bob.list_holds()] == [("risk", 1), ("risk-05", 1)]
+        assert [p.name for p in bob.list_retention_policies()] == [None, "risk-01"]
+        assert [(p.name, p.version) for p in bob.list_promotions()] == [("risk-06", 1)]
+        assert [p.status for p in bob.list_promotions(status="applied")] == ["applied"]
+        assert bob.get_policy().source == "default"
     assert len(admin.list_models(limit=100).items) == len(names)
+    assert len(admin.list_holds()) == 3 and len(admin.list_retention_policies()) == 3
+    assert [p.name for p in admin.list_promotions()] == ["risk-06", "ops-a"]
 
 
 def test_a_caller_without_any_read_permission_cannot_list(
@@ -238,7 +252,16 @@ def test_a_caller_without_any_read_permission_cannot_list(
 ) -> None:
     admin.create_user("bob")
     with _bob(database, storage_url) as bob:
-        for call in (bob.list_models, bob.search_versions, bob.deployments, bob.storage_stats):
+        for call in (
+            bob.list_models,
+            bob.search_versions,
+            bob.deployments,
+            bob.storage_stats,
+            bob.list_holds,
+            bob.list_retention_policies,
+            bob.list_promotions,
+            bob.get_policy,
+        ):
             with pytest.raises(errors.PermissionDenied):
                 call()
 

@@ -68,7 +68,7 @@ def list_holds(
     name: Annotated[str | None, typer.Argument(metavar="[NAME]", help="Only this model's holds.")] = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """List the legal holds (of every model, or of NAME)."""
+    """List the legal holds (of every model you may read, or of NAME)."""
     session = Session.of(ctx, json=json_output)
     with session.connect() as registry:
         holds = registry.list_holds(name)

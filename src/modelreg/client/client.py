@@ -274,7 +274,7 @@ class Client:
         self, name: str | None = None, *, status: str | None = None, limit: int = 100
     ) -> list[Promotion]:
         """Requests, newest first: of one model, in one status (pending, applied, rejected, cancelled,
-        expired)."""
+        expired). Without a model, those of every model the caller may read."""
         return self._backend.list_promotions(name, status=status, limit=limit)
 
     def rollback(self, ref: str, *, comment: str | None = None, emergency: bool = False) -> Promotion:
@@ -451,7 +451,7 @@ class Client:
         self._backend.remove_hold(ref)
 
     def list_holds(self, name: str | None = None) -> list[LegalHold]:
-        """Every legal hold, or those of one model."""
+        """Every legal hold (on the models the caller may read), or those of one model."""
         return self._backend.list_holds(name)
 
     def purge_version(self, ref: str) -> ModelVersion:
@@ -462,7 +462,8 @@ class Client:
         return self._backend.purge_version(ref)
 
     def list_retention_policies(self) -> list[RetentionPolicy]:
-        """The global policy (``name`` None) first, then each model's own."""
+        """The global policy (``name`` None) first, then each model's own (of the models the caller may
+        read)."""
         return self._backend.list_retention_policies()
 
     def set_retention_policy(

@@ -8,14 +8,19 @@ instant of a move the new target is the answer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Generator, Sequence
+from contextlib import closing
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, String, or_, select, type_coerce
+from sqlalchemy import Connection, String, bindparam, or_, select, type_coerce
 
+from modelreg.errors import StorageUnavailable
 from modelreg.metadata.protocol import AuditQuery, AuditRecord
 from modelreg.metadata.tables import alias_history, audit_events, audit_head, stage_history, versions
+
+_CHAIN_BATCH = 5000  # rows fetched at a time when verification streams the chain
 
 __all__ = ["HistoryRows", "audit_record"]
 
@@ -102,25 +107,58 @@ class HistoryRows:
         statement = statement.order_by(audit_events.c.seq).limit(query.limit)
         return [audit_record(row) for row in self._c.execute(statement)]
 
-    def audit_chain(self, *, after: int, limit: int) -> list[AuditRecord]:
-        """``audit_events`` for verification, which reads every event: the time column is taken as the
-        driver gives it (SQLite: text) and converted here, skipping the column type's per-row processing
-        (about a third of the read's cost on SQLite)."""
+    def audit_chain(self, *, through: int) -> Generator[AuditRecord]:
+        """``audit_events`` for verification, which reads every event: one query, its rows streamed in
+        batches (pages of ``seq > after LIMIT n`` cost 2.5× as much, and far more when the planner has no
+        statistics yet). SQLite: the time column is taken as the driver gives it (text) and converted here,
+        skipping the column type's per-row processing (a third of the read's cost). PostgreSQL: a named
+        (server-side) cursor in binary on the driver itself, ~20 % less per row than through SQLAlchemy."""
+        if self._c.dialect.name == "postgresql":
+            rows = self._chain_on_driver(through)
+        else:
+            rows = self._chain_rows(through)
+        with closing(rows):
+            for seq, at, actor, action, model, target, data, prev_hash, hash_ in rows:
+                yield AuditRecord(seq, _utc(at), actor, action, model, target, data, prev_hash, hash_)
+
+    def _chain_rows(self, through: int) -> Generator[Sequence[Any]]:
         columns = [
             type_coerce(column, String) if column.name == "at" else column for column in audit_events.c
         ]
-        statement = (
-            select(*columns).where(audit_events.c.seq > after).order_by(audit_events.c.seq).limit(limit)
-        )
-        return [
-            AuditRecord(seq, _utc(at), actor, action, model, target, data, prev_hash, hash_)
-            for seq, at, actor, action, model, target, data, prev_hash, hash_ in self._c.execute(statement)
-        ]
+        statement = select(*columns).where(audit_events.c.seq <= through).order_by(audit_events.c.seq)
+        result = self._c.execution_options(yield_per=_CHAIN_BATCH).execute(statement)
+        try:
+            for rows in result.partitions():
+                yield from rows
+        finally:  # a caller that stops early closes the cursor now, inside the transaction
+            result.close()
+
+    def _chain_on_driver(self, through: int) -> Generator[Sequence[Any]]:
+        connection: Any = self._c.connection.dbapi_connection
+        cursor = connection.cursor(name="modelreg_audit_chain", binary=True)
+        try:
+            cursor.execute(_postgres_chain_query(), {"through": through})
+            while rows := cursor.fetchmany(_CHAIN_BATCH):
+                yield from rows
+        except self._c.dialect.loaded_dbapi.Error as error:
+            raise StorageUnavailable(f"metadata database error: {error}") from None
+        finally:
+            cursor.close()
 
     def audit_chain_head(self) -> tuple[int, str]:
         """The chain head row (last sequence number and hash), read without taking its lock."""
         row = self._c.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).one()
         return int(row.seq), str(row.hash)
+
+
+@functools.cache
+def _postgres_chain_query() -> str:
+    from sqlalchemy.dialects import postgresql  # noqa: PLC0415 - SQLite deployments never load it
+
+    statement = (
+        select(*audit_events.c).where(audit_events.c.seq <= bindparam("through")).order_by(audit_events.c.seq)
+    )
+    return str(statement.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
 
 
 def _utc(moment: datetime | str) -> datetime:

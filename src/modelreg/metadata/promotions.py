@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
+from modelreg.metadata import search
 from modelreg.metadata.protocol import PromotionRow, StoredPolicy
 from modelreg.metadata.tables import (
     models,
@@ -100,7 +101,14 @@ class PromotionRows:
         return None if row is None else _row(row)
 
     def promotions(
-        self, *, model_id: int | None, status: str | None, now: datetime, limit: int, after: int
+        self,
+        *,
+        model_id: int | None,
+        status: str | None,
+        now: datetime,
+        limit: int,
+        after: int,
+        visible: Sequence[str] | None = None,
     ) -> list[PromotionRow]:
         """Requests by id descending below ``after`` (0: from the newest); ``status`` as reported, so
         'expired' includes pending requests past their expiry and 'pending' excludes them. Only live
@@ -110,6 +118,8 @@ class PromotionRows:
             query = query.where(promotion_requests.c.model_id == model_id)
         if after:
             query = query.where(promotion_requests.c.id < after)
+        if visible is not None:  # access control: models the caller may read (modelreg.access)
+            query = query.where(search.visible(models.c.name, visible, self._c.dialect.name))
         status_column, expires = promotion_requests.c.status, promotion_requests.c.expires_at
         if status == "pending":
             query = query.where(status_column == "pending", expires > now)

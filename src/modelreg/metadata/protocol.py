@@ -9,7 +9,7 @@ Integer ids (``model_id``, ``version_id``) are opaque handles valid inside the s
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Generator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -329,9 +329,9 @@ class MetadataSession(TrackingSession, Protocol):
 
     def audit_query(self, query: AuditQuery) -> list[AuditRecord]: ...
 
-    def audit_chain(self, *, after: int, limit: int) -> list[AuditRecord]:
-        """The events after ``after`` in sequence order, as ``audit_events`` gives them; the faster read
-        that verification uses."""
+    def audit_chain(self, *, through: int) -> Generator[AuditRecord]:
+        """Every event up to ``through`` in sequence order, streamed by one query: the read verification
+        uses. Needs a ``snapshot`` session."""
         ...
 
     def audit_chain_head(self) -> tuple[int, str]:
@@ -454,12 +454,14 @@ class MetadataSession(TrackingSession, Protocol):
         """Lift the version's hold; returns its reason (None when it was not held)."""
         ...
 
-    def holds(self, model_id: int | None) -> list[LegalHold]:
-        """Every hold (of one model, or of all), by model name and version number."""
+    def holds(self, model_id: int | None, *, visible: Sequence[str] | None = None) -> list[LegalHold]:
+        """Every hold (of one model, or of all), by model name and version number; ``visible``: only
+        models whose names match one of these patterns (None: every model)."""
         ...
 
-    def retention_policies(self) -> list[RetentionPolicy]:
-        """Every policy: the global one first, then by model name."""
+    def retention_policies(self, *, visible: Sequence[str] | None = None) -> list[RetentionPolicy]:
+        """Every policy: the global one first, then by model name; ``visible`` as for ``holds`` (the global
+        policy is always listed)."""
         ...
 
     def retention_policy(self, model_id: int | None) -> RetentionPolicy | None:
@@ -503,10 +505,17 @@ class MetadataSession(TrackingSession, Protocol):
     ) -> int: ...
     def promotion(self, request_id: int) -> PromotionRow | None: ...
     def promotions(
-        self, *, model_id: int | None, status: str | None, now: datetime, limit: int, after: int
+        self,
+        *,
+        model_id: int | None,
+        status: str | None,
+        now: datetime,
+        limit: int,
+        after: int,
+        visible: Sequence[str] | None = None,
     ) -> list[PromotionRow]:
         """Newest first, ids below ``after`` (0: all); 'expired' and 'pending' as reported at ``now``; only
-        live models' requests (``promotion`` finds a deleted model's by id)."""
+        live models' requests (``promotion`` finds a deleted model's by id); ``visible`` as for ``holds``."""
         ...
 
     def approvals(self, request_ids: Sequence[int]) -> dict[int, list[Approval]]: ...
@@ -579,8 +588,13 @@ class MetadataSession(TrackingSession, Protocol):
 class MetadataStore(Protocol):
     url: str
 
-    def session(self, *, write: bool = False) -> AbstractContextManager[MetadataSession]:
-        """A transaction; ``write`` sessions serialise with other writers and commit on clean exit."""
+    def session(
+        self, *, write: bool = False, snapshot: bool = False
+    ) -> AbstractContextManager[MetadataSession]:
+        """A transaction; ``write`` sessions serialise with other writers and commit on clean exit.
+
+        A read session's statements may each see the latest commits (PostgreSQL reads run in autocommit);
+        ``snapshot`` makes them all see one snapshot, and lets a read stream its rows (``audit_chain``)."""
         ...
 
     def exclusive(self, name: str) -> AbstractContextManager[None]:

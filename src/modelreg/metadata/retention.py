@@ -7,12 +7,13 @@ policy's, which only the upsert's conflict on its primary key serialises.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, and_, delete, select, update
+from sqlalchemy import Connection, Row, Table, and_, delete, or_, select, update
 
+from modelreg.metadata import search
 from modelreg.metadata.protocol import VersionState
 from modelreg.metadata.tables import (
     aliases,
@@ -63,8 +64,11 @@ class RetentionRows:
             self._c.execute(delete(version_holds).where(where))
         return previous
 
-    def holds(self, model_id: int | None) -> list[LegalHold]:
-        return self._holds(*(() if model_id is None else (versions.c.model_id == model_id,)))
+    def holds(self, model_id: int | None, *, visible: Sequence[str] | None = None) -> list[LegalHold]:
+        conditions = [] if model_id is None else [versions.c.model_id == model_id]
+        if visible is not None:  # access control: models the caller may read (modelreg.access)
+            conditions.append(search.visible(models.c.name, visible, self._c.dialect.name))
+        return self._holds(*conditions)
 
     def _holds(self, *conditions: Any) -> list[LegalHold]:
         query = (
@@ -80,12 +84,15 @@ class RetentionRows:
         ]
 
     # Policies ---------------------------------------------------------------------------------------------
-    def retention_policies(self) -> list[RetentionPolicy]:
+    def retention_policies(self, *, visible: Sequence[str] | None = None) -> list[RetentionPolicy]:
         query = (
             select(retention_policies, models.c.name)
             .outerjoin(models, models.c.id == retention_policies.c.model_id)
             .order_by(retention_policies.c.model_id != GLOBAL, models.c.name)
         )
+        if visible is not None:  # the global policy, and the policies of models the caller may read
+            readable = search.visible(models.c.name, visible, self._c.dialect.name)
+            query = query.where(or_(retention_policies.c.model_id == GLOBAL, readable))
         return [_policy(row) for row in self._c.execute(query)]
 
     def retention_policy(self, model_id: int | None) -> RetentionPolicy | None:

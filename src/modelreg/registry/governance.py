@@ -5,6 +5,7 @@ governed promotion with its policy (the logic lives in ``history``, ``deployment
 
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
     from modelreg.registry.service import Registry
 
 __all__ = ["GovernanceCases"]
-
-_AUDIT_BATCH = 5000  # events per query of a verification
 
 
 class GovernanceCases:
@@ -110,15 +109,13 @@ class GovernanceCases:
         verifier = audit.ChainVerifier()
         if anchor is not None:
             verifier.expect(*audit.parse_anchor(anchor))
-        with registry.metadata.session() as session:
+        with registry.metadata.session(snapshot=True) as session:
             # The head is read first: events appended while this runs (after it) are not this check's.
             head = session.audit_chain_head()
-            after = 0
-            while batch := session.audit_chain(after=after, limit=_AUDIT_BATCH):
-                batch = [event for event in batch if event.seq <= head[0]]
-                if not batch or not all(verifier.check(event) for event in batch):
-                    break
-                after = batch[-1].seq
+            with closing(session.audit_chain(through=head[0])) as events:
+                for event in events:
+                    if not verifier.check(event):
+                        break
         return verifier.finish(head=head)
 
     def request_promotion(self, ref: str, *, to: str, comment: str | None = None) -> Promotion:

@@ -102,7 +102,8 @@ class PolicySource:
 
 
 def get_policy(registry: Registry) -> PolicyDocument:
-    registry.actor.require(Permission.MODEL_READ)
+    # The whole document for anyone who may read some model: its rules say what promoting them takes.
+    registry.actor.require_somewhere(Permission.MODEL_READ)
     source = registry.policies
     with registry.metadata.session() as session:
         stored = None if source.path is not None else session.stored_policy()

@@ -154,13 +154,17 @@ def get(registry: Registry, request_id: int) -> Promotion:
 
 
 def listed(registry: Registry, *, name: str | None, status: str | None, limit: int) -> list[Promotion]:
-    registry.actor.require(Permission.MODEL_READ, model=name)  # every model's: a global read role
+    if name is None:
+        registry.actor.require_somewhere(Permission.MODEL_READ)
+    else:
+        registry.actor.require(Permission.MODEL_READ, model=name)
+    visible = registry.actor.scope(Permission.MODEL_READ)  # filtered in SQL
     status = check_status(status)
     limit = check_limit(limit)
     with registry.metadata.session() as session:
         model_id = None if name is None else registry._model_id(session, check_model_name(name))
         rows = session.promotions(
-            model_id=model_id, status=status, now=registry._clock(), limit=limit, after=0
+            model_id=model_id, status=status, now=registry._clock(), limit=limit, after=0, visible=visible
         )
         approvals = session.approvals([row.id for row in rows])
     now = registry._clock()

@@ -115,10 +115,14 @@ class RetentionCases:
     def list_holds(self, name: str | None = None) -> list[LegalHold]:
         """Every legal hold (of one model, or of all), by model and version."""
         registry = _registry(self)
-        registry.actor.require(Permission.MODEL_READ, model=name)
+        if name is None:
+            registry.actor.require_somewhere(Permission.MODEL_READ)
+        else:
+            registry.actor.require(Permission.MODEL_READ, model=name)
+        visible = registry.actor.scope(Permission.MODEL_READ)  # filtered in SQL
         with registry.metadata.session() as session:
             model_id = None if name is None else registry._model_id(session, check_model_name(name))
-            return session.holds(model_id)
+            return session.holds(model_id, visible=visible)
 
     # Purges -----------------------------------------------------------------------------------------------
     def purge_version(self, ref: str) -> ModelVersion:
@@ -144,11 +148,13 @@ class RetentionCases:
 
     # Policies ---------------------------------------------------------------------------------------------
     def list_retention_policies(self) -> list[RetentionPolicy]:
-        """The global policy (if any) first, then each model's own, by name."""
+        """The global policy (if any) first, then each model's own, by name (of the models the caller may
+        read)."""
         registry = _registry(self)
-        registry.actor.require(Permission.MODEL_READ)
+        registry.actor.require_somewhere(Permission.MODEL_READ)
+        visible = registry.actor.scope(Permission.MODEL_READ)  # filtered in SQL
         with registry.metadata.session() as session:
-            return session.retention_policies()
+            return session.retention_policies(visible=visible)
 
     def set_retention_policy(
         self, name: str | None = None, *, keep_last: int | None = None, archived_days: int | None = None

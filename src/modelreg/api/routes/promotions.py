@@ -41,7 +41,7 @@ def list_promotions(
     ] = None,
     limit: Annotated[int, Query(description="At most this many, newest first.")] = 100,
 ) -> Response:
-    """Promotion requests, newest first."""
+    """Promotion requests, newest first: of the models the caller may read."""
     return items(registry.list_promotions(name, status=status, limit=limit))
 
 
@@ -80,7 +80,8 @@ def cancel(registry: CallerRegistry, request_id: RequestId, body: PromotionDecis
 
 @router.get("/policy", **answers(PolicyDocument))
 def get_policy(registry: CallerRegistry) -> Response:
-    """The promotion policy in force and its source: file, database or default."""
+    """The promotion policy in force and its source: file, database or default (whole, to anyone who may
+    read a model)."""
     return one(registry.get_policy())
 
 

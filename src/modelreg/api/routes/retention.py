@@ -38,7 +38,7 @@ def list_holds(
     registry: CallerRegistry,
     name: Annotated[str | None, Query(description="Only this model's holds.")] = None,
 ) -> Response:
-    """Every legal hold, by model and version."""
+    """Every legal hold on the models the caller may read, by model and version."""
     return items(registry.list_holds(None if name is None else model_name(name)))
 
 
@@ -54,7 +54,8 @@ def purge_version(registry: CallerRegistry, ref: VersionRef) -> Response:
 
 @router.get("/retention", **answers(RetentionList))
 def list_retention_policies(registry: CallerRegistry) -> Response:
-    """The global retention policy (name null) first, then each model's own."""
+    """The global retention policy (name null) first, then each model's own (of the models the caller may
+    read)."""
     return items(registry.list_retention_policies())
 
 
