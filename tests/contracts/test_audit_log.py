@@ -233,3 +233,29 @@ def test_production_downloads_over_http_are_audited(database: str, storage_url: 
     with modelreg.connect(database, storage=storage_url, actor="alice") as client:
         events = client.audit_events(action="registry:version:pull").items
         assert [(e.actor, e.target) for e in events] == [("anonymous", "churn/1")]
+
+
+def test_an_event_that_cannot_be_appended_fails_the_whole_change(history: Client, database: str) -> None:
+    """The next sequence number taken behind the registry's back: the append fails (on PostgreSQL it runs on
+    the driver's cursor, not through SQLAlchemy), the change is refused with STORAGE_UNAVAILABLE and rolled
+    back with its event: the alias stays where it was, the chain is as it was."""
+    before = history.audit_events(limit=1000).items
+    last = before[-1]
+    squatter = {
+        "seq": last.seq + 1,
+        "at": last.at,
+        "actor": "mallory",
+        "action": "registry:alias:set",
+        "model": "churn",
+        "target": "churn@champion",
+        "data": "{}",
+        "prev_hash": last.hash,
+        "hash": "f" * 64,
+    }
+    _tamper(database, sqlalchemy.insert(audit_events).values(**squatter))
+    with pytest.raises(errors.StorageUnavailable):
+        history.set_alias("churn", "champion", 2)
+    assert history.get_model("churn").aliases == {"champion": 1}
+    after = history.audit_events(limit=1000).items
+    assert [event.hash for event in after[: len(before)]] == [event.hash for event in before]
+    assert [event.actor for event in after[len(before) :]] == ["mallory"]
