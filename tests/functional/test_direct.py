@@ -178,6 +178,44 @@ def test_a_tampered_body_is_refused_and_nothing_is_committed(
     )
 
 
+def test_the_store_is_asked_only_about_chunks_the_registry_has_a_record_of(
+    served: TestClient, endpoint: str, bucket: str
+) -> None:
+    """A chunk handed an upload URL is asked about again (a resumed push sends only what is missing); one
+    the registry never heard of is answered missing without a HEAD, and its create-only PUT meets it."""
+
+    def plan(*chunks: bytes) -> Any:
+        body = {"digests": [digest(chunk) for chunk in chunks]}
+        return served.post("/api/v1/chunks/missing?upload_urls=true", json=body).json()
+
+    def upload(ticket: dict[str, Any], data: bytes) -> int:
+        return httpx.put(ticket["url"], content=data, headers=ticket["headers"]).status_code
+
+    sent, unsent = b"uploaded before the push died" * 100, b"never sent" * 100
+    first = plan(sent, unsent)
+    assert first["missing"] == [digest(sent), digest(unsent)]
+    assert upload(first["uploads"][digest(sent)], sent) == 200
+    again = plan(sent, unsent)  # the push, run again
+    assert (again["missing"], list(again["uploads"])) == ([digest(unsent)], [digest(unsent)])
+
+    stray = b"written by another tool, straight into the bucket" * 100
+    hex_ = digest(stray)[7:]
+    checksum = base64.b64encode(bytes.fromhex(hex_)).decode()
+    key = f"chunks/sha256/{hex_[:2]}/{hex_}"
+    s3(endpoint).put_object(Bucket=bucket, Key=key, Body=stray, ChecksumSHA256=checksum)
+    answer = plan(stray)
+    assert answer["missing"] == [digest(stray)]  # no record of it: S3 was not asked
+    assert upload(answer["uploads"][digest(stray)], stray) == 412  # create-only: it is there
+    record = FileRecord("w.bin", len(stray), digest(stray), (ChunkRef(digest(stray), len(stray)),))
+    commit = served.post(
+        "/api/v1/models/churn/versions", json={"manifest": Manifest.build([record]).to_json()}
+    )
+    assert commit.status_code == 201  # the commit's HEAD found it, of its size and checksum
+    assert plan(stray) == {"missing": [], "uploads": {}}  # referenced now: asked about, and present
+    s3(endpoint).delete_object(Bucket=bucket, Key=key)
+    assert plan(stray)["missing"] == [digest(stray)]  # referenced yet lost: asked about, and missing
+
+
 def test_a_wrong_size_in_the_manifest_is_refused(served: TestClient) -> None:
     data = b"sized chunk" * 100
     upload = served.post("/api/v1/chunks/missing?upload_urls=true", json={"digests": [digest(data)]}).json()

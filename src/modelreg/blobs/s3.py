@@ -23,12 +23,12 @@ wrote report False after botocore's retry sees the 412; a server that ignores ``
 the object with the same bytes. Both are harmless: keys are content addresses, so every version of an object
 is the same bytes.
 
-Every get re-hashes what it read. ``missing`` sends HEADs in parallel (S3 has no batch HEAD): its cost
-follows the question, where listing the prefixes would follow the size of the store (see
-``docs/architecture.md`` for the measurement). The store needs ``s3:ListBucket`` on the bucket (without it
-S3 answers 403 instead of 404 for an absent chunk) and ``s3:GetObject``, ``PutObject``, ``DeleteObject``
-under the prefix. botocore's errors never leave this module: they become ``ChunkNotFound`` or
-``StorageUnavailable``.
+Every get re-hashes what it read. ``missing`` sends HEADs in parallel (S3 has no batch HEAD), signed and
+sent by ``blobs/s3_signer.py`` rather than through boto3's per-call pipeline: its cost follows the question,
+where listing the prefixes would follow the size of the store (see ``docs/architecture.md`` for the
+measurement). The store needs ``s3:ListBucket`` on the bucket (without it S3 answers 403 instead of 404 for
+an absent chunk) and ``s3:GetObject``, ``PutObject``, ``DeleteObject`` under the prefix. botocore's errors
+never leave this module: they become ``ChunkNotFound`` or ``StorageUnavailable``.
 
 The store can also presign (``blobs.presign.PresigningStore``, for ``serve --direct-transfers``): the
 presigned requests, the checksum probe and the commit's upload checks are in ``blobs/s3_presign.py``.
@@ -44,6 +44,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlparse
 
@@ -53,6 +54,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from modelreg.blobs import check_chunk, s3_presign
 from modelreg.blobs.presign import PresignedRequest
+from modelreg.blobs.s3_signer import Head, HeadFailed, ObjectSigner
 from modelreg.digest import Digest, digest_hex, parse_digest
 from modelreg.errors import ChunkNotFound, InvalidInput, StorageUnavailable
 
@@ -176,7 +178,7 @@ class S3ChunkStore:
             return set()
         self._check_bucket()
         with ThreadPoolExecutor(min(self._head_threads, len(wanted)), thread_name_prefix="s3-head") as pool:
-            heads = list(pool.map(self._head, wanted))
+            heads = list(pool.map(self._signed_head, wanted))
         return {digest for digest, head in zip(wanted, heads, strict=True) if head is None}
 
     def size(self, digest: Digest) -> int:
@@ -229,9 +231,23 @@ class S3ChunkStore:
         enforced = self.enforces_checksums()
         s3_presign.verify_uploads(self, wanted, enforced=enforced, threads=self._head_threads)
 
+    @cached_property
+    def _signer(self) -> ObjectSigner:
+        """Presigned requests on the chunks' objects: direct transfers' hot path (``blobs/s3_signer.py``)."""
+        with self._translate("sign", None):
+            try:
+                return ObjectSigner(self._client, self.bucket, self._base)
+            except ValueError as exc:  # an endpoint whose object URLs do not end with the key
+                raise self._unavailable("sign", None, "UnsupportedEndpoint", exc) from exc
+
     def _key(self, digest: Digest) -> str:
+        return self._base + self._name(digest)
+
+    @staticmethod
+    def _name(digest: Digest) -> str:
+        """The object's key under ``<prefix>/sha256/``."""
         hex_ = digest_hex(digest)
-        return f"{self._base}{hex_[:2]}/{hex_}"
+        return f"{hex_[:2]}/{hex_}"
 
     @contextlib.contextmanager
     def _one_writer(self, digest: Digest) -> Iterator[None]:
@@ -290,6 +306,14 @@ class S3ChunkStore:
                 raise
         head: dict[str, Any] = response
         return head
+
+    def _signed_head(self, digest: Digest) -> Head | None:
+        """``_head`` for the hot paths (every push's missing-chunk query, a direct commit's checks): the same
+        request, signed and sent by ``_signer`` at under half the CPU; only size and checksum come back."""
+        try:
+            return self._signer.head(self._name(digest))
+        except HeadFailed as failure:
+            raise self._unavailable("check", digest, failure.code, failure) from None
 
     def _check_bucket(self) -> None:
         """Ask once whether the bucket is there: a HEAD on a key in a missing bucket is a bare 404 too."""

@@ -25,13 +25,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from modelreg.blobs.presign import PresignedRequest
 from modelreg.digest import Digest, digest_hex, sha256_bytes
-from modelreg.errors import DigestMismatch, InvalidInput, StorageUnavailable
+from modelreg.errors import ChunkNotFound, DigestMismatch, InvalidInput, StorageUnavailable
 
 if TYPE_CHECKING:
     from modelreg.blobs.s3 import S3ChunkStore
@@ -55,14 +55,9 @@ def checksum_of(digest: Digest) -> str:
 
 def presign(store: S3ChunkStore, method: str, digest: Digest, *, expires_in: int) -> PresignedRequest:
     """A presigned PUT (create-only, checksum-bound) or GET of one chunk's object."""
-    params: dict[str, Any] = {"Bucket": store.bucket, "Key": store._key(digest)}
-    headers: dict[str, str] = {}
-    if method == "PUT":
-        headers = {"x-amz-checksum-sha256": checksum_of(digest), "If-None-Match": "*"}
-        params.update(ChecksumSHA256=headers["x-amz-checksum-sha256"], IfNoneMatch="*")
-    operation = "put_object" if method == "PUT" else "get_object"
+    headers = {"x-amz-checksum-sha256": checksum_of(digest), "If-None-Match": "*"} if method == "PUT" else {}
     with store._translate("presign", digest):  # local signing: only a credentials problem can fail
-        url = store._client.generate_presigned_url(operation, Params=params, ExpiresIn=expires_in)
+        url = store._signer.presign(method, store._name(digest), headers, expires_in=expires_in)
     return PresignedRequest(method, url, headers, expires_in)
 
 
@@ -113,15 +108,15 @@ def verify_uploads(store: S3ChunkStore, sizes: Mapping[Digest, int], *, enforced
 
 def _by_checksum(store: S3ChunkStore, digest: Digest, size: int) -> None:
     """S3 computed the stored checksum itself (the probe proved it refuses a mismatch): no bytes read."""
-    with store._translate("check", digest):
-        head = store._client.head_object(Bucket=store.bucket, Key=store._key(digest), ChecksumMode="ENABLED")
-    stored = head.get("ChecksumSHA256")
-    if stored is None:  # written without a checksum (by another tool): only its bytes can tell
+    head = store._signed_head(digest)
+    if head is None:
+        raise ChunkNotFound(f"chunk {digest} not found", details={"digest": digest})
+    if head.checksum_sha256 is None:  # written without a checksum (by another tool): only its bytes can tell
         _by_reading(store, digest, size)
         return
-    if stored != checksum_of(digest):
-        _discard(store, digest, f"its stored sha256 is {stored!r}")
-    _check_size(digest, head["ContentLength"], size)
+    if head.checksum_sha256 != checksum_of(digest):
+        _discard(store, digest, f"its stored sha256 is {head.checksum_sha256!r}")
+    _check_size(digest, head.size, size)
 
 
 def _by_reading(store: S3ChunkStore, digest: Digest, size: int) -> None:

@@ -40,7 +40,7 @@ from modelreg.types import GcReport
 if TYPE_CHECKING:
     from modelreg.registry.service import Registry
 
-__all__ = ["GC_ACTIONS", "check_commit", "collect", "unpromised"]
+__all__ = ["GC_ACTIONS", "check_commit", "collect", "lease_uploads", "unknown", "unpromised"]
 
 GC_ACTIONS = ("registry:gc:start", "registry:gc:finish")
 _WORKERS = 8  # chunk store calls in flight: on S3 each is a round trip
@@ -118,6 +118,27 @@ def unpromised(registry: Registry, present: Sequence[str]) -> set[str]:
         session.lease_chunks(leased, until=registry._clock() + timedelta(seconds=registry.gc_grace_seconds))
     gone = registry.chunks.missing([Digest(digest) for digest in leased]) if leased else set()
     return busy | gone
+
+
+def unknown(registry: Registry, digests: Sequence[str]) -> set[str]:
+    """Of these chunks, those the registry has no record of: referenced by no version or artifact, and not
+    leased (neither told present nor handed an upload URL within a grace period)."""
+    with registry.metadata.session() as session:
+        referenced = session.referenced_chunks(digests)
+        rest = [digest for digest in digests if digest not in referenced]
+        leased = session.leased_chunks(registry._clock(), rest) if rest else set()
+    return {digest for digest in rest if digest not in leased}
+
+
+def lease_uploads(registry: Registry, digests: Collection[str], *, seconds: float) -> None:
+    """Lease chunks a client was just handed upload URLs for, so that asking again about them (a resumed
+    push) asks the store. No collection lock: a lease on a chunk not yet stored promises nothing, and one
+    that a sweep meanwhile deletes is uploaded again (the commit fails retryably first)."""
+    if not digests:
+        return
+    until = registry._clock() + timedelta(seconds=seconds)
+    with registry.metadata.session(write=True) as session:
+        session.lease_chunks(digests, until=until)
 
 
 def check_commit(
