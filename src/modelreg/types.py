@@ -369,21 +369,24 @@ class LegalHold(_Serialisable):
 
 @dataclass(frozen=True, slots=True)
 class RetentionPolicy(_Serialisable):
-    """Which versions retention may purge: those beyond the ``keep_last`` newest live versions, and those
-    archived more than ``archived_days`` days ago (either rule may be None: off). ``name`` None is the
-    global policy; a model's own policy replaces it as a whole for that model."""
+    """Which versions retention may purge: those beyond the ``keep_last`` newest live versions, those
+    archived more than ``archived_days`` days ago, and those deleted more than ``deleted_days`` days ago (a
+    deleted model's versions included); any rule may be None: off. ``name`` None is the global policy; a
+    model's own policy replaces it as a whole for that model."""
 
     name: str | None
     keep_last: int | None
     archived_days: int | None
     updated_at: datetime
     updated_by: str
+    deleted_days: int | None = None  # last, with a default: what a server from before the rule answers
 
 
 @dataclass(frozen=True, slots=True)
 class RetentionCandidate(_Serialisable):
-    """A version a retention rule selects: ``rules`` says which ("keep_last", "archived_days");
-    ``protected_by`` why it is kept anyway ("alias:NAME", "production", "hold"), empty when it is purged."""
+    """A version a retention rule selects: ``rules`` says which ("keep_last", "archived_days",
+    "deleted_days"); ``protected_by`` why it is kept anyway ("alias:NAME", "production", "hold"), empty when
+    it is purged."""
 
     name: str
     version: int

@@ -45,20 +45,22 @@ def test_protected_versions_answer_409_with_the_reasons(
 
 
 def test_policies_round_trip_and_bad_bodies_are_400(client: TestClient, seeded: ModelVersion) -> None:
-    response = client.put("/api/v1/retention", json={"keep_last": 3})
+    response = client.put("/api/v1/retention", json={"keep_last": 3, "deleted_days": 30})
     assert response.status_code == 200 and response.json()["name"] is None
+    assert response.json()["deleted_days"] == 30
     response = client.put("/api/v1/models/churn/retention", json={"archived_days": 7})
     assert (response.json()["name"], response.json()["archived_days"]) == ("churn", 7)
     listed = client.get("/api/v1/retention").json()["items"]
-    assert [(p["name"], p["keep_last"], p["archived_days"]) for p in listed] == [
-        (None, 3, None),
-        ("churn", None, 7),
+    assert [(p["name"], p["keep_last"], p["archived_days"], p["deleted_days"]) for p in listed] == [
+        (None, 3, None, 30),
+        ("churn", None, 7, None),
     ]
     report = client.post("/api/v1/retention/apply", json={}).json()
     assert report == {"applied": False, "purge": [], "protected": []}
     for method, path, body, code in (
         ("PUT", "/api/v1/retention", {"keep_last": "3"}, "INVALID_INPUT"),
         ("PUT", "/api/v1/retention", {"keep_last": 3, "extra": 1}, "INVALID_INPUT"),
+        ("PUT", "/api/v1/retention", {"deleted_days": -1}, "INVALID_INPUT"),
         ("PUT", "/api/v1/models/nope/retention", {"keep_last": 3}, "MODEL_NOT_FOUND"),
         ("POST", "/api/v1/retention/apply", {"apply": "yes"}, "INVALID_INPUT"),
         ("POST", "/api/v1/retention/apply", {"name": "a b"}, "INVALID_NAME"),

@@ -108,6 +108,12 @@ def test_retention_set_show_rm(registry: Path, capsys: pytest.CaptureFixture[str
         status, out, err = run(capsys, registry, *args)
         assert (status in (2, 3), out, err.startswith(f"error: {code}: ")) == (True, "", True), args
     assert [p["name"] for p in json.loads(run(capsys, registry, "retention", "show", "--json")[1])] == [None]
+    status, out, _ = run(capsys, registry, "retention", "set", "--deleted-days", "30")
+    assert (status, out) == (0, "global retention: purge versions deleted more than 30 days ago\n")
+    header, row = run(capsys, registry, "retention", "show")[1].splitlines()
+    assert "DELETED DAYS" in header and row.split()[:4] == ["global", "-", "-", "30"]
+    status, _, err = run(capsys, registry, "retention", "set", "--deleted-days", "-1")
+    assert (status, err.startswith("error: INVALID_INPUT: invalid deleted_days")) == (2, True)
 
 
 def test_retention_apply_is_a_dry_run_until_asked(registry: Path, capsys: pytest.CaptureFixture[str]) -> None:

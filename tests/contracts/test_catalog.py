@@ -278,11 +278,11 @@ def test_delete_cancels_pending_requests_and_drops_the_model_policy(reg: Client,
     )
     assert reg.list_promotions() == []
     assert [(p.name, p.keep_last) for p in reg.list_retention_policies()] == [(None, 50)]
-    assert reg.apply_retention(apply=True).purge == ()  # retention skips deleted models
+    assert reg.apply_retention(apply=True).purge == ()  # keep_last selects nothing of a deleted model
     (data,) = [d for _, _, d in events(reg, "registry:model:delete")]
     assert (data["promotions_cancelled"], data["retention_removed"]) == (
         [pending.id],
-        {"keep_last": 5, "archived_days": None},
+        {"keep_last": 5, "archived_days": None, "deleted_days": None},
     )
     assert [(m, t, d["comment"]) for m, t, d in events(reg, "registry:promotion:cancel")] == [
         ("churn", f"promotion:{pending.id}", "model deleted")

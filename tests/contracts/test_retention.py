@@ -173,11 +173,14 @@ def test_retention_policies_are_set_shown_and_removed(reg: Client, model_dir: Pa
     assert (everywhere.name, everywhere.keep_last, everywhere.archived_days) == (None, 5, None)
     own = reg.set_retention_policy("m", archived_days=30)
     assert (own.name, own.keep_last, own.archived_days, own.updated_by) == ("m", None, 30, "alice")
-    reg.set_retention_policy(keep_last=3, archived_days=0)
-    exempt = reg.set_retention_policy("m")  # both rules off: the model is exempt
-    assert (exempt.keep_last, exempt.archived_days) == (None, None)
+    reg.set_retention_policy(keep_last=3, archived_days=0, deleted_days=7)
+    exempt = reg.set_retention_policy("m")  # every rule off: the model is exempt
+    assert (exempt.keep_last, exempt.archived_days, exempt.deleted_days) == (None, None, None)
     listed = reg.list_retention_policies()
-    assert [(p.name, p.keep_last, p.archived_days) for p in listed] == [(None, 3, 0), ("m", None, None)]
+    assert [(p.name, p.keep_last, p.archived_days, p.deleted_days) for p in listed] == [
+        (None, 3, 0, 7),
+        ("m", None, None, None),
+    ]
     reg.delete_retention_policy("m")
     with pytest.raises(errors.RetentionPolicyNotFound) as caught:
         reg.delete_retention_policy("m")
@@ -202,6 +205,9 @@ def test_retention_policies_are_set_shown_and_removed(reg: Client, model_dir: Pa
         (None, {"keep_last": 10**12}, errors.InvalidInput),
         (None, {"archived_days": -1}, errors.InvalidInput),
         (None, {"archived_days": 36_501}, errors.InvalidInput),
+        (None, {"deleted_days": -1}, errors.InvalidInput),
+        (None, {"deleted_days": "30"}, errors.InvalidInput),
+        (None, {"deleted_days": 36_501}, errors.InvalidInput),
         ("nope", {"keep_last": 1}, errors.ModelNotFound),
         ("a b", {"keep_last": 1}, errors.InvalidName),
     ],

@@ -156,3 +156,58 @@ def test_a_long_apply_purges_in_several_transactions_and_reports_once(
     assert [c.version for c in report.purge] == [1, 2, 4, 5, 6]
     assert [(c.version, c.protected_by) for c in report.protected] == [(3, ("alias:champion",))]
     assert [v.version for v in admin.list_versions("m") if not v.purged] == [8, 7, 3]
+
+
+def test_deleted_days_selects_versions_deleted_more_than_d_days_ago(
+    admin: Registry, tmp_path: Path, clock: Clock
+) -> None:
+    push(admin, "m", tmp_path, 3)
+    admin.delete_version("m/1")
+    clock.now += timedelta(days=2)
+    admin.delete_version("m/2")
+    admin.set_retention_policy("m", deleted_days=3)
+    clock.now += timedelta(days=1)  # m/1 deleted 3 days ago exactly: not *more* than 3
+    assert admin.apply_retention().purge == ()
+    clock.now += timedelta(seconds=1)
+    assert selected(admin.apply_retention().purge) == [("m", 1, ("deleted_days",))]
+    clock.now += timedelta(days=2)
+    report = admin.apply_retention("m", apply=True)
+    assert selected(report.purge) == [("m", 1, ("deleted_days",)), ("m", 2, ("deleted_days",))]
+    versions = admin.list_versions("m", include_deleted=True).items
+    assert [(v.version, v.purged) for v in versions] == [(3, False), (2, True), (1, True)]
+    assert admin.list_retention_policies()[0].deleted_days == 3
+
+
+def test_a_deleted_models_files_are_reclaimed_under_the_global_deleted_days_rule(
+    admin: Registry, tmp_path: Path, clock: Clock
+) -> None:
+    push(admin, "gone", tmp_path, 2)
+    push(admin, "kept", tmp_path, 2)
+    admin.delete_version("kept/1")
+    admin.set_retention_policy("gone", keep_last=5)  # removed with the model: the global policy decides
+    admin.delete_model("gone")
+    admin.set_retention_policy(keep_last=10)
+    clock.now += timedelta(days=400)
+    assert admin.apply_retention().purge == ()  # keep_last selects nothing of a model without live versions
+    admin.set_retention_policy(keep_last=10, deleted_days=30)
+    rule = ("deleted_days",)
+    expected = [("gone", 1, rule), ("gone", 2, rule), ("kept", 1, rule)]
+    assert selected(admin.apply_retention().purge) == expected
+    with pytest.raises(errors.ModelNotFound):
+        admin.apply_retention("gone")  # a deleted model cannot be named, only walked
+    assert selected(admin.apply_retention(apply=True).purge) == expected
+    gc = admin.collect_garbage(apply=True)
+    assert (gc.deleted_chunks, gc.referenced_chunks) == (3, 1)  # 'kept/2' alone still holds its chunk
+    with admin.metadata.session() as session:
+        events = [e for e in session.audit_events(limit=1000) if e.action == "registry:version:purge"]
+    assert [(e.model, e.target, json.loads(e.data_json)["rules"]) for e in events][:2] == [
+        ("gone", "gone/1", ["deleted_days"]),
+        ("gone", "gone/2", ["deleted_days"]),
+    ]
+    revived = Client(admin).push("gone", tmp_path / "src")  # a revival goes on after its history
+    assert revived.version == 3
+    assert [(v.version, v.purged) for v in admin.list_versions("gone", include_deleted=True).items] == [
+        (3, False),
+        (2, True),
+        (1, True),
+    ]

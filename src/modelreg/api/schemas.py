@@ -200,6 +200,11 @@ class HoldBody(_Body):
 class RetentionBody(_Body):
     keep_last: Any = Field(None, description="Keep the N newest live versions; null: rule off.")
     archived_days: Any = Field(None, description="Purge versions archived more than D days ago; null: off.")
+    deleted_days: Any = Field(
+        None,
+        description="Purge versions deleted more than D days ago (a deleted model's versions too, under the "
+        "global policy); null: off.",
+    )
 
 
 class RetentionApplyBody(_Body):

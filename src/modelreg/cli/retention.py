@@ -47,13 +47,23 @@ def set_policy(
         int | None,
         typer.Option("--archived-days", metavar="D", help="Purge versions archived more than D days ago."),
     ] = None,
+    deleted_days: Annotated[
+        int | None,
+        typer.Option(
+            "--deleted-days",
+            metavar="D",
+            help="Purge versions deleted more than D days ago (and, globally, deleted models' versions).",
+        ),
+    ] = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Set the global policy, or NAME's own (which replaces the global one for NAME: a model policy with
-    neither rule exempts the model). Rules left out are off. Needs an admin."""
+    no rule exempts the model). Rules left out are off. Needs an admin."""
     session = Session.of(ctx, json=json_output)
     with session.connect() as registry:
-        policy = registry.set_retention_policy(name, keep_last=keep_last, archived_days=archived_days)
+        policy = registry.set_retention_policy(
+            name, keep_last=keep_last, archived_days=archived_days, deleted_days=deleted_days
+        )
     if session.json:
         emit_json(policy.to_dict())
     else:
@@ -78,11 +88,12 @@ def show_policies(ctx: typer.Context, *, name: ScopeArgument = None, json_output
         print("no retention policy: nothing is purged", file=sys.stderr)
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for header in ("SCOPE", "KEEP LAST", "ARCHIVED DAYS", "UPDATED", "BY"):
+    for header in ("SCOPE", "KEEP LAST", "ARCHIVED DAYS", "DELETED DAYS", "UPDATED", "BY"):
         table.add_column(header, overflow="fold")
     for policy in policies:
         when = policy.updated_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
-        cells = (_scope(policy.name), _rule(policy.keep_last), _rule(policy.archived_days), when)
+        rules = (policy.keep_last, policy.archived_days, policy.deleted_days)
+        cells = (_scope(policy.name), *(_rule(rule) for rule in rules), when)
         table.add_row(*(Text(cell) for cell in (*cells, policy.updated_by)))
     Console(highlight=False).print(table)
 
@@ -152,4 +163,6 @@ def _rules(policy: RetentionPolicy) -> str:
         rules.append(f"keep the last {policy.keep_last} versions")
     if policy.archived_days is not None:
         rules.append(f"purge versions archived more than {policy.archived_days} days ago")
+    if policy.deleted_days is not None:
+        rules.append(f"purge versions deleted more than {policy.deleted_days} days ago")
     return "; ".join(rules) or "none (exempt)"

@@ -467,13 +467,21 @@ class Client:
         return self._backend.list_retention_policies()
 
     def set_retention_policy(
-        self, name: str | None = None, *, keep_last: int | None = None, archived_days: int | None = None
+        self,
+        name: str | None = None,
+        *,
+        keep_last: int | None = None,
+        archived_days: int | None = None,
+        deleted_days: int | None = None,
     ) -> RetentionPolicy:
         """Set the global policy (no ``name``) or a model's own, which replaces the global one for it.
 
         ``keep_last``: keep the N newest live versions, purge those numbered below them; ``archived_days``:
-        purge versions archived more than D days ago. None turns a rule off."""
-        return self._backend.set_retention_policy(name, keep_last=keep_last, archived_days=archived_days)
+        purge versions archived more than D days ago; ``deleted_days``: purge versions deleted more than D
+        days ago (a deleted model's versions too, under the global policy). None turns a rule off."""
+        return self._backend.set_retention_policy(
+            name, keep_last=keep_last, archived_days=archived_days, deleted_days=deleted_days
+        )
 
     def delete_retention_policy(self, name: str | None = None) -> None:
         """Remove the global policy (no ``name``) or a model's own (the global one then applies to it);

@@ -469,9 +469,14 @@ class HttpBackend:
         return _items(RetentionPolicy, self._json("GET", "/retention", retry=True))
 
     def set_retention_policy(
-        self, name: str | None = None, *, keep_last: int | None = None, archived_days: int | None = None
+        self,
+        name: str | None = None,
+        *,
+        keep_last: int | None = None,
+        archived_days: int | None = None,
+        deleted_days: int | None = None,
     ) -> RetentionPolicy:
-        body = {"keep_last": keep_last, "archived_days": archived_days}
+        body = {"keep_last": keep_last, "archived_days": archived_days, "deleted_days": deleted_days}
         return _record(RetentionPolicy, self._json("PUT", _retention(name), retry=False, body=body))
 
     def delete_retention_policy(self, name: str | None = None) -> None:

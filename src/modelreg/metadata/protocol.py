@@ -94,7 +94,7 @@ class VersionState:
 
     version_id: int
     number: int
-    deleted: bool
+    deleted_at: datetime | None  # when it was soft-deleted (None: live)
     stage: str
     stage_since: datetime | None  # when the version entered its current stage (None: never moved)
     size_bytes: int
@@ -474,12 +474,18 @@ class MetadataSession(TrackingSession, Protocol):
         *,
         keep_last: int | None,
         archived_days: int | None,
+        deleted_days: int | None,
         at: datetime,
         actor: str,
     ) -> None: ...
     def delete_retention_policy(self, model_id: int | None) -> bool: ...
-    def retention_models(self) -> list[tuple[int, str]]:
-        """(id, name) of every live model, by name."""
+    def retention_models(self, *, deleted: bool) -> list[tuple[int, str]]:
+        """(id, name) of every live model, and with ``deleted`` of every deleted one too, by name."""
+        ...
+
+    def lock_model_row(self, model_id: int) -> tuple[str, bool]:
+        """Take the model's row write lock, live or deleted (as ``model_id(lock=True)`` does for a live
+        one); its current name, and whether it is deleted."""
         ...
 
     def retention_states(self, model_id: int) -> list[VersionState]:

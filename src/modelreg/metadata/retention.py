@@ -110,12 +110,14 @@ class RetentionRows:
         *,
         keep_last: int | None,
         archived_days: int | None,
+        deleted_days: int | None,
         at: datetime,
         actor: str,
     ) -> None:
         rules = {
             "keep_last": keep_last,
             "archived_days": archived_days,
+            "deleted_days": deleted_days,
             "updated_at": at,
             "updated_by": actor,
         }
@@ -128,12 +130,16 @@ class RetentionRows:
         where = retention_policies.c.model_id == (GLOBAL if model_id is None else model_id)
         return bool(self._c.execute(delete(retention_policies).where(where)).rowcount)
 
-    def retention_models(self) -> list[tuple[int, str]]:
-        # Live models only: a deleted model is out of every use case that names it (registry/catalog.py).
-        query = (
-            select(models.c.id, models.c.name).where(models.c.deleted_at.is_(None)).order_by(models.c.name)
-        )
+    def retention_models(self, *, deleted: bool) -> list[tuple[int, str]]:
+        query = select(models.c.id, models.c.name).order_by(models.c.name)
+        if not deleted:
+            query = query.where(models.c.deleted_at.is_(None))
         return [(row.id, row.name) for row in self._c.execute(query)]
+
+    def lock_model_row(self, model_id: int) -> tuple[str, bool]:
+        query = select(models.c.name, models.c.deleted_at).where(models.c.id == model_id).with_for_update()
+        row = self._c.execute(query).one()
+        return row.name, row.deleted_at is not None
 
     def retention_states(self, model_id: int) -> list[VersionState]:
         current = and_(stage_history.c.version_id == versions.c.id, stage_history.c.valid_to.is_(None))
@@ -157,6 +163,7 @@ def _policy(row: Row[Any]) -> RetentionPolicy:
         name=None if row.model_id == GLOBAL else row.name,
         keep_last=row.keep_last,
         archived_days=row.archived_days,
+        deleted_days=row.deleted_days,
         updated_at=row.updated_at,
         updated_by=row.updated_by,
     )
@@ -166,7 +173,7 @@ def _state(row: Row[Any], alias_names: tuple[str, ...]) -> VersionState:
     return VersionState(
         version_id=row.id,
         number=row.number,
-        deleted=row.deleted_at is not None,
+        deleted_at=row.deleted_at,
         stage=row.stage,
         stage_since=row.stage_since,
         size_bytes=row.size_bytes,

@@ -432,6 +432,7 @@ retention_policies = Table(
     Column("model_id", ID, primary_key=True, autoincrement=False),
     Column("keep_last", Integer, nullable=True),
     Column("archived_days", Integer, nullable=True),
+    Column("deleted_days", Integer, nullable=True),
     Column("updated_at", TIME, nullable=False),
     Column("updated_by", ACTOR, nullable=False),
 )

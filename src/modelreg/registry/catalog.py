@@ -20,9 +20,9 @@ one transaction with its audit event (``registry:model:delete``, listing the ver
   where the policy wants approvals, ``promotion:emergency`` (which the built-in roles give every holder of
   ``model:delete``, so today this refuses nobody: it binds custom grants of the future);
 - pending promotion requests of the model are cancelled (each audited ``registry:promotion:cancel``);
-- the model's own retention policy is removed (a revived model starts under the global one). Retention
-  skips deleted models: their versions' files stay until the model is revived (then ``purge``, retention)
-  or, as for any soft-deleted version, for good.
+- the model's own retention policy is removed (a revived model starts under the global one). Its
+  versions' files stay until retention purges them: the global policy's ``deleted_days`` rule selects the
+  versions of deleted models too (``registry/retention.py``); without that rule they stay for good.
 
 **Renaming** keeps the model's id, so aliases, versions, their history, holds, deployments, promotion
 requests and its retention policy follow it; the new name must be free (of live and deleted models alike:
@@ -44,7 +44,8 @@ from modelreg.errors import VersionProtected
 from modelreg.metadata.protocol import MetadataSession, PromotionRow
 from modelreg.registry import moves
 from modelreg.registry.names import MAX_TAG_VALUE, check_description, check_model_name, check_strings
-from modelreg.types import Model, RetentionPolicy
+from modelreg.registry.retention import policy_rules
+from modelreg.types import Model
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -125,7 +126,7 @@ class CatalogCases:
             registry._audit(
                 session, now, "registry:model:delete", name, name,
                 versions_deleted=numbers, aliases_removed=aliases,
-                promotions_cancelled=[row.id for row in cancelled], retention_removed=_rules(policy),
+                promotions_cancelled=[row.id for row in cancelled], retention_removed=policy_rules(policy),
             )  # fmt: skip
 
 
@@ -175,7 +176,3 @@ def _cancel_requests(
 def _versions(name: str, numbers: list[int]) -> str:
     labels = ", ".join(f"{name}/{number}" for number in numbers[:10])
     return labels + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")
-
-
-def _rules(policy: RetentionPolicy | None) -> dict[str, int | None] | None:
-    return None if policy is None else {"keep_last": policy.keep_last, "archived_days": policy.archived_days}

@@ -13,12 +13,19 @@ delete is what makes a version a retention candidate without any rule; a hold fr
 The checks run under the model's row lock, which ``set_alias`` and ``set_stage`` take too, and those refuse
 a purged version: an alias or production can never end up on a purged version, whatever the interleaving.
 
-**Policies.** A policy has two rules, either may be off: ``keep_last`` N keeps the N highest-numbered live
+**Policies.** A policy has three rules, any may be off: ``keep_last`` N keeps the N highest-numbered live
 (neither deleted nor purged) versions and selects every version numbered below the N-th of them, deleted
 ones included (a deleted version newer than that is kept: it is inside the window); ``archived_days`` D
-selects versions that entered stage archived more than D days ago. A version is purged when a rule selects
-it and nothing protects it; protected versions do not count against N. A model's own policy replaces the
-global one as a whole (a model policy with both rules off exempts the model).
+selects versions that entered stage archived more than D days ago; ``deleted_days`` D selects versions
+soft-deleted more than D days ago. A version is purged when a rule selects it and nothing protects it;
+protected versions do not count against N. A model's own policy replaces the global one as a whole (a
+model policy with every rule off exempts the model).
+
+**Deleted models** are walked too, when retention runs over every model (``apply_retention()`` without a
+name: a deleted model cannot be named). Deleting a model removes its own policy and deletes its versions,
+so the global policy decides, and of its rules ``deleted_days`` is the one that selects: without it a deleted
+model's files would stay for good. A deleted model is locked by its row, like a live one, so a revival in
+the meantime only changes which name the report and the audit events carry.
 """
 
 from __future__ import annotations
@@ -44,7 +51,14 @@ from modelreg.types import LegalHold, ModelVersion, RetentionCandidate, Retentio
 if TYPE_CHECKING:
     from modelreg.registry.service import Registry
 
-__all__ = ["MAX_ARCHIVED_DAYS", "MAX_KEEP_LAST", "MAX_REASON", "RetentionCases", "protections"]
+__all__ = [
+    "MAX_ARCHIVED_DAYS",
+    "MAX_KEEP_LAST",
+    "MAX_REASON",
+    "RetentionCases",
+    "policy_rules",
+    "protections",
+]
 
 MAX_KEEP_LAST = 1_000_000
 MAX_ARCHIVED_DAYS = 36_500  # a century: beyond it a cutoff date is meaningless
@@ -157,27 +171,39 @@ class RetentionCases:
             return session.retention_policies(visible=visible)
 
     def set_retention_policy(
-        self, name: str | None = None, *, keep_last: int | None = None, archived_days: int | None = None
+        self,
+        name: str | None = None,
+        *,
+        keep_last: int | None = None,
+        archived_days: int | None = None,
+        deleted_days: int | None = None,
     ) -> RetentionPolicy:
         """Set the global policy (``name`` None) or a model's own, replacing the previous one; audited."""
         registry = _registry(self)
         registry.actor.require(Permission.RETENTION_ADMIN, model=name)
-        keep = _check_rule("keep_last", keep_last, 1, MAX_KEEP_LAST)
-        days = _check_rule("archived_days", archived_days, 0, MAX_ARCHIVED_DAYS)
-        if name is None and keep is None and days is None:
+        rules = {
+            "keep_last": _check_rule("keep_last", keep_last, 1, MAX_KEEP_LAST),
+            "archived_days": _check_rule("archived_days", archived_days, 0, MAX_ARCHIVED_DAYS),
+            "deleted_days": _check_rule("deleted_days", deleted_days, 0, MAX_ARCHIVED_DAYS),
+        }
+        if name is None and all(value is None for value in rules.values()):
             raise InvalidInput(
-                "a global retention policy needs keep_last or archived_days (to remove it, delete it)"
+                "a global retention policy needs keep_last, archived_days or deleted_days "
+                "(to remove it, delete it)"
             )
         with registry.metadata.session(write=True) as session:
             model_id = _policy_owner(registry, session, name)
             before = session.retention_policy(model_id)
             now = registry._now()
-            session.set_retention_policy(
-                model_id, keep_last=keep, archived_days=days, at=now, actor=registry.actor.name
-            )
-            after = {"keep_last": keep, "archived_days": days}
+            session.set_retention_policy(model_id, **rules, at=now, actor=registry.actor.name)
             registry._audit(
-                session, now, "registry:retention:set", name, _scope(name), before=_rules(before), after=after
+                session,
+                now,
+                "registry:retention:set",
+                name,
+                _scope(name),
+                before=policy_rules(before),
+                after=rules,
             )
             policy = session.retention_policy(model_id)
         assert policy is not None
@@ -200,7 +226,7 @@ class RetentionCases:
                 "registry:retention:delete",
                 name,
                 _scope(name),
-                before=_rules(before),
+                before=policy_rules(before),
                 after=None,
             )
 
@@ -215,14 +241,14 @@ class RetentionCases:
             raise InvalidInput(f"apply must be true or false, not {str(apply)[:40]!r}")
         with registry.metadata.session() as session:
             if name is None:
-                scope = session.retention_models()
+                scope = session.retention_models(deleted=True)
             else:
                 scope = [(registry._model_id(session, check_model_name(name)), name)]
-            plans = {model: _select(registry, session, model_id, model) for model_id, model in scope}
+            plans = {model_id: _select(registry, session, model_id, model) for model_id, model in scope}
         if apply:  # only models with something to purge take a lock; there the decision is made again
-            for model_id, model in scope:
-                if any(not entry.candidate.protected_by for entry in plans[model]):
-                    plans[model] = _apply(registry, model_id, model)
+            for model_id, _ in scope:
+                if any(not entry.candidate.protected_by for entry in plans[model_id]):
+                    plans[model_id] = _apply(registry, model_id)
         candidates = [entry.candidate for plan in plans.values() for entry in plan]
         return RetentionReport(
             applied=apply,
@@ -237,7 +263,7 @@ class _Selected:
     candidate: RetentionCandidate
 
 
-def _apply(registry: Registry, model_id: int, name: str) -> list[_Selected]:
+def _apply(registry: Registry, model_id: int) -> list[_Selected]:
     """Purge what the model's policy selects and nothing protects, deciding under the model's lock, in
     transactions of at most ``_PURGE_BATCH`` purges, with pauses between them: each holds the audit chain's
     lock, which every commit of every model waits for, so a first apply over years of versions stalls
@@ -247,7 +273,7 @@ def _apply(registry: Registry, model_id: int, name: str) -> list[_Selected]:
     while True:
         started = time.monotonic()
         with registry.metadata.session(write=True) as session:
-            registry._model_id(session, name, lock=True)
+            name, _ = session.lock_model_row(model_id)  # live or deleted: its name as of now
             selected = _select(registry, session, model_id, name)
             batch = [entry for entry in selected if not entry.candidate.protected_by][:_PURGE_BATCH]
             for entry in batch:
@@ -266,12 +292,16 @@ def _select(registry: Registry, session: MetadataSession, model_id: int, name: s
     if policy is None:
         return []
     states = session.retention_states(model_id)  # newest first
-    boundary, cutoff = _limits(policy, states, now=registry._clock())
+    now = registry._clock()
+    boundary = _boundary(policy, states)
+    archived = _cutoff(policy.archived_days, now)
+    deleted = _cutoff(policy.deleted_days, now)
     selected = []
     for state in reversed(states):
         rules = (
             *(("keep_last",) if boundary is not None and state.number < boundary else ()),
-            *(("archived_days",) if _archived_before(state, cutoff) else ()),
+            *(("archived_days",) if _archived_before(state, archived) else ()),
+            *(("deleted_days",) if _before(state.deleted_at, deleted) else ()),
         )
         if rules:
             reasons = protections(state.aliases, state.stage, held=state.held)
@@ -280,23 +310,26 @@ def _select(registry: Registry, session: MetadataSession, model_id: int, name: s
     return selected
 
 
-def _limits(
-    policy: RetentionPolicy, states: list[VersionState], *, now: datetime
-) -> tuple[int | None, datetime | None]:
-    """(the number of the N-th newest live version, below which keep_last selects; the time before which
-    archived_days selects); None where the rule is off or selects nothing."""
-    boundary = None
-    if policy.keep_last is not None:
-        live = [state.number for state in states if not state.deleted]
-        if len(live) > policy.keep_last:
-            boundary = live[policy.keep_last - 1]
-    cutoff = None if policy.archived_days is None else now - timedelta(days=policy.archived_days)
-    return boundary, cutoff
+def _boundary(policy: RetentionPolicy, states: list[VersionState]) -> int | None:
+    """The number of the N-th newest live version, below which keep_last selects; None where the rule is
+    off or selects nothing."""
+    if policy.keep_last is None:
+        return None
+    live = [state.number for state in states if state.deleted_at is None]
+    return live[policy.keep_last - 1] if len(live) > policy.keep_last else None
+
+
+def _cutoff(days: int | None, now: datetime) -> datetime | None:
+    """The time before which a rule of ``days`` selects; None where it is off."""
+    return None if days is None else now - timedelta(days=days)
 
 
 def _archived_before(state: VersionState, cutoff: datetime | None) -> bool:
-    since = state.stage_since
-    return cutoff is not None and since is not None and state.stage == "archived" and since < cutoff
+    return state.stage == "archived" and _before(state.stage_since, cutoff)
+
+
+def _before(moment: datetime | None, cutoff: datetime | None) -> bool:
+    return cutoff is not None and moment is not None and moment < cutoff
 
 
 def _purge(
@@ -345,8 +378,15 @@ def _scope(name: str | None) -> str:
     return f"retention:{name or '*'}"
 
 
-def _rules(policy: RetentionPolicy | None) -> dict[str, int | None] | None:
-    return None if policy is None else {"keep_last": policy.keep_last, "archived_days": policy.archived_days}
+def policy_rules(policy: RetentionPolicy | None) -> dict[str, int | None] | None:
+    """A policy's rules as its audit events record them (None: no policy)."""
+    if policy is None:
+        return None
+    return {
+        "keep_last": policy.keep_last,
+        "archived_days": policy.archived_days,
+        "deleted_days": policy.deleted_days,
+    }
 
 
 def _check_rule(field: str, value: Any, low: int, high: int) -> int | None:

@@ -62,8 +62,7 @@ def list_retention_policies(registry: CallerRegistry) -> Response:
 @router.put("/retention", **answers(RetentionPolicy))
 def set_global_retention(registry: CallerRegistry, body: RetentionBody) -> Response:
     """Set the global retention policy, replacing the previous one (retention:admin)."""
-    policy = registry.set_retention_policy(keep_last=body.keep_last, archived_days=body.archived_days)
-    return one(policy)
+    return one(registry.set_retention_policy(None, **body.model_dump()))
 
 
 @router.delete("/retention", status_code=204, response_class=Response)
@@ -76,8 +75,7 @@ def delete_global_retention(registry: CallerRegistry) -> Response:
 @router.put("/models/{name}/retention", **answers(RetentionPolicy))
 def set_model_retention(registry: CallerRegistry, name: ModelName, body: RetentionBody) -> Response:
     """Set the model's own retention policy; it replaces the global one for this model (retention:admin)."""
-    policy = registry.set_retention_policy(name, keep_last=body.keep_last, archived_days=body.archived_days)
-    return one(policy)
+    return one(registry.set_retention_policy(name, **body.model_dump()))
 
 
 @router.delete("/models/{name}/retention", status_code=204, response_class=Response)
