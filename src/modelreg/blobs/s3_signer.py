@@ -7,10 +7,11 @@ a direct push cost the server. So ``ObjectSigner``
 
 - resolves the object URL once per store, through boto3 itself (``generate_presigned_url`` with a
   placeholder key, so every endpoint rule applies: path or virtual-hosted style, region, custom endpoints);
-- signs each request with botocore's own S3 SigV4 query signer: the URL boto3 would produce for the same
+- presigns with botocore's own S3 SigV4 query signer: the URL boto3 would produce for the same
   parameters, byte for byte (``tests/blobs/test_s3_signer.py`` compares them), for ~0.1 ms;
-- sends a HEAD as such a presigned request over the client's own HTTP session (its connection pool, proxies
-  and TLS settings), retrying 5xx answers and connection errors as the client's standard mode does.
+- signs a HEAD with botocore's S3 SigV4 header signer, on the same URL, and sends it over the client's own
+  HTTP session (its connection pool, proxies and TLS settings), retrying 5xx answers and connection errors
+  as the client's standard mode does: ~0.8 ms instead of ~1.7.
 
 Two private botocore attributes are read, once, at construction: the client's credentials
 (``_get_credentials``, refreshed as botocore refreshes them) and its HTTP session
@@ -74,11 +75,6 @@ class ObjectSigner:
         S3SigV4QueryAuth(self._frozen(), "s3", self._region, expires=expires_in).add_auth(request)
         return str(request.url)
 
-    def _frozen(self) -> Any:
-        if self._credentials is None:
-            raise NoCredentialsError()
-        return self._credentials.get_frozen_credentials()
-
     def head(self, name: str) -> Head | None:
         """The object's size and stored sha256, or None when it does not exist. Raises ``HeadFailed``."""
         headers = {"x-amz-checksum-mode": "ENABLED"}
@@ -101,3 +97,8 @@ class ObjectSigner:
             if attempt < self._attempts:  # full jitter, as botocore's standard mode
                 time.sleep(random.uniform(0, min(20.0, 0.05 * 2**attempt)))
         raise failure
+
+    def _frozen(self) -> Any:
+        if self._credentials is None:
+            raise NoCredentialsError()
+        return self._credentials.get_frozen_credentials()

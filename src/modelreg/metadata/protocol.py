@@ -483,9 +483,9 @@ class MetadataSession(TrackingSession, Protocol):
         """(id, name) of every live model, and with ``deleted`` of every deleted one too, by name."""
         ...
 
-    def lock_model_row(self, model_id: int) -> tuple[str, bool]:
+    def lock_model_row(self, model_id: int) -> str:
         """Take the model's row write lock, live or deleted (as ``model_id(lock=True)`` does for a live
-        one); its current name, and whether it is deleted."""
+        one); its current name."""
         ...
 
     def retention_states(self, model_id: int) -> list[VersionState]:

@@ -136,10 +136,10 @@ class RetentionRows:
             query = query.where(models.c.deleted_at.is_(None))
         return [(row.id, row.name) for row in self._c.execute(query)]
 
-    def lock_model_row(self, model_id: int) -> tuple[str, bool]:
-        query = select(models.c.name, models.c.deleted_at).where(models.c.id == model_id).with_for_update()
-        row = self._c.execute(query).one()
-        return row.name, row.deleted_at is not None
+    def lock_model_row(self, model_id: int) -> str:
+        query = select(models.c.name).where(models.c.id == model_id).with_for_update()
+        name: str = self._c.execute(query).scalar_one()
+        return name
 
     def retention_states(self, model_id: int) -> list[VersionState]:
         current = and_(stage_history.c.version_id == versions.c.id, stage_history.c.valid_to.is_(None))

@@ -273,7 +273,7 @@ def _apply(registry: Registry, model_id: int) -> list[_Selected]:
     while True:
         started = time.monotonic()
         with registry.metadata.session(write=True) as session:
-            name, _ = session.lock_model_row(model_id)  # live or deleted: its name as of now
+            name = session.lock_model_row(model_id)  # live or deleted: its name as of now
             selected = _select(registry, session, model_id, name)
             batch = [entry for entry in selected if not entry.candidate.protected_by][:_PURGE_BATCH]
             for entry in batch:
