@@ -6,6 +6,7 @@ import os
 import re
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from modelreg.types import ModelVersion
@@ -146,3 +147,20 @@ def test_a_commit_claiming_a_false_file_digest_is_refused_and_poisons_nothing(cl
     known = client.post("/api/v1/files/known", json={"digests": [forged["files"][0]["digest"], real_digest]})
     assert known.json() == {"files": {}}
     assert_error(client.get("/api/v1/models/m"), 404, "MODEL_NOT_FOUND")
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_a_files_digest_is_checked_whatever_its_chunk_count(client: TestClient, count: int) -> None:
+    """One chunk: its digest is the file's (compared, no read); several: their bytes are read and hashed.
+    Either way a digest they do not hash to is refused, and the real one accepted."""
+    chunks = [os.urandom(1000) for _ in range(count)]
+    for chunk in chunks:
+        assert put(client, chunk) == 201
+    document = manifest(("model.bin", chunks))
+    real = document["files"][0]["digest"]
+    document["files"][0]["digest"] = sha256(b"".join(reversed(chunks)) + b"!")
+    response = client.post(VERSIONS.format(name="m"), json={"manifest": document})
+    assert_error(response, 422, "DIGEST_MISMATCH")
+    assert f"its chunks hash to {real}," in response.json()["error"]["message"]
+    document["files"][0]["digest"] = real
+    assert client.post(VERSIONS.format(name="m"), json={"manifest": document}).status_code == 201
