@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -164,3 +165,23 @@ def test_a_files_digest_is_checked_whatever_its_chunk_count(client: TestClient, 
     assert f"its chunks hash to {real}," in response.json()["error"]["message"]
     document["files"][0]["digest"] = real
     assert client.post(VERSIONS.format(name="m"), json={"manifest": document}).status_code == 201
+
+
+def test_a_damaged_chunk_reused_by_a_new_file_is_named_as_damage_not_as_a_false_digest(
+    client: TestClient, storage_url: str
+) -> None:
+    """The commit hashes a new file without re-hashing each chunk on the way; when the file's digest then
+    differs, it reads again verifying each chunk, so damage in the store is reported as such."""
+    chunks = [os.urandom(1000) for _ in range(2)]
+    for chunk in chunks:
+        assert put(client, chunk) == 201
+    hex_digest = sha256(chunks[1]).removeprefix("sha256:")
+    stored = (
+        Path(storage_url.removeprefix("file://")) / "sha256" / hex_digest[:2] / hex_digest[2:4] / hex_digest
+    )
+    stored.chmod(0o644)
+    stored.write_bytes(b"rotten" + chunks[1][6:])
+    response = client.post(VERSIONS.format(name="m"), json={"manifest": manifest(("model.bin", chunks))})
+    assert_error(response, 422, "DIGEST_MISMATCH")
+    assert response.json()["error"]["message"].startswith(f"stored chunk {sha256(chunks[1])} is corrupted")
+    assert_error(client.get("/api/v1/models/m"), 404, "MODEL_NOT_FOUND")

@@ -277,7 +277,9 @@ def test_corrupted_stored_bytes_are_detected_on_get(backend: Backend) -> None:
     assert digest in caught.value.message
     assert caught.value.details["digest"] == digest
     assert caught.value.details["actual"] != digest
-    assert backend.store.exists(digest) is True  # exists() does not read content; get() always does
+    assert backend.store.exists(digest) is True  # exists() does not read content; get() does by default
+    raw = backend.store.get(digest, verify=False)  # the caller checks the bytes itself (a commit's file hash)
+    assert len(raw) == len(data) and raw != data and sha256_bytes(raw) == caught.value.details["actual"]
 
 
 def test_a_corrupted_chunk_is_not_repaired_by_an_idempotent_put(backend: Backend) -> None:

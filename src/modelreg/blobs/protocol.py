@@ -35,8 +35,9 @@ class ChunkStore(Protocol):
         """
         ...
 
-    def get(self, digest: Digest) -> bytes:
-        """The chunk's bytes, verified against ``digest`` on every read.
+    def get(self, digest: Digest, *, verify: bool = True) -> bytes:
+        """The chunk's bytes, verified against ``digest`` on every read unless ``verify`` is False: then the
+        caller checks them itself (a commit hashing whole files), and damaged bytes are its to notice.
 
         Raises ``ChunkNotFound``, ``DigestMismatch`` (stored bytes corrupted) or ``StorageUnavailable``.
         """
