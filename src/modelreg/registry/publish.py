@@ -264,7 +264,8 @@ class Publication:
                 )
 
     def _check_file_digests(self, contents: list[FileRecord]) -> None:
-        """Each new file's chunks, read back (each verified by the store), must hash to its claimed digest.
+        """Each new file's chunks, read back, must hash to its claimed digest (a damaged chunk is named by the
+        store's ``DigestMismatch``, not taken for a false digest).
 
         A file of one chunk is that chunk's bytes, so its digest must be the chunk's: the comparison is the
         whole check, and a model's small files (configs, tokenizers) cost no read. That the stored bytes match
@@ -275,9 +276,7 @@ class Publication:
                 actual = record.chunks[0].digest
             else:
                 actual = self._file_digest(record, verify=False)
-                if (
-                    actual != record.digest
-                ):  # a lie, or a damaged chunk: read again, verifying each, to say which
+                if actual != record.digest:  # a false digest, or a damaged chunk: reading again tells which
                     actual = self._file_digest(record, verify=True)
             if actual != record.digest:
                 raise DigestMismatch(
