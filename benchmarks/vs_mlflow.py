@@ -108,8 +108,10 @@ def main() -> int:
     banner(f"vs_mlflow: {args.threads} threads, {args.runs} runs, {args.size_mib} MiB transfers")
     report = Report("vs_mlflow", args.json)
     with scratch_dir("vs_mlflow") as root, _servers(root, python, args) as (mlflow, ours):
-        _metadata(report, mlflow, ours, args)
-        _transfers(report, mlflow, ours, root, args)
+        if "metadata" in args.parts:
+            _metadata(report, mlflow, ours, args)
+        if "transfers" in args.parts:
+            _transfers(report, mlflow, ours, root, args)
     return report.finish()
 
 
@@ -125,6 +127,12 @@ def _options(parser: argparse.ArgumentParser) -> None:
     add("--size-mib", type=int, default=1024, help="size of the transferred file (default 1024)")
     add("--changed-mib", type=int, default=512, help="size of the changed safetensors model (default 512)")
     add("--server-workers", type=int, default=2, help="modelreg serve --workers (default 2)")
+    add(
+        "--parts",
+        type=lambda text: set(text.split(",")),
+        default={"metadata", "transfers"},
+        help="which figures: metadata, transfers or both (default metadata,transfers)",
+    )
 
 
 # Servers ----------------------------------------------------------------------------------------------------

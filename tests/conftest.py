@@ -94,7 +94,9 @@ def _http_sdk(stack: contextlib.ExitStack, database: str, storage_url: str, tmp_
     app = create_app(Registry(metadata, chunks, actor=Actor("server", role="none")), on_close=metadata.close)
     app.dependency_overrides[caller_registry] = _as_alice
     # Entered: one event loop then serves every thread of a push or pull, and the app's lifespan runs.
-    in_process = stack.enter_context(TestClient(app, base_url="http://testserver"))
+    # A failure after the response started cuts the body short, as a real server's connection would.
+    testing = TestClient(app, base_url="http://testserver", raise_server_exceptions=False)
+    in_process = stack.enter_context(testing)
     http = stack.enter_context(httpx.Client(transport=_InProcess(in_process)))
     backend = HttpBackend("http://testserver", client=http, retries=0)
     return Client(backend, cache=ChunkCache(tmp_path / "http-cache"), location="http://testserver")
@@ -117,9 +119,22 @@ class _InProcess(httpx.BaseTransport):
         answer = self._app.request(
             request.method, str(request.url), headers=request.headers.multi_items(), content=request.read()
         )
-        return httpx.Response(
-            answer.status_code, headers=answer.headers.multi_items(), content=answer.content
-        )
+        headers = answer.headers.multi_items()
+        if len(answer.content) < int(answer.headers.get("content-length", 0)):  # failed once it had started
+            return httpx.Response(answer.status_code, headers=headers, stream=_CutShort(answer.content))
+        return httpx.Response(answer.status_code, headers=headers, content=answer.content)
+
+
+class _CutShort(httpx.SyncByteStream):
+    """A body the app stopped sending part way (it failed after the response started): what arrived, then
+    the error a client of a real server gets when the connection closes early."""
+
+    def __init__(self, received: bytes) -> None:
+        self._received = received
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self._received
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
 
 
 @pytest.fixture

@@ -122,6 +122,7 @@ MATRIX: dict[tuple[str, str], Case] = {
     # churn/1 holds @champion: an allowed caller gets past authorisation to the protection (409).
     ("POST", REF + "/purge"): Case("admin", 409, V1 + "/purge"),
     ("POST", REF + "/chunks/urls"): Case("read", 200, V1 + "/chunks/urls", {"digests": ["{chunk}"]}),
+    ("POST", REF + "/chunks/read"): Case("read", 200, V1 + "/chunks/read", {"chunks": "{chunk}"}),
     ("GET", "/api/v1/holds"): Case("read", 200, "/api/v1/holds"),
     ("GET", "/api/v1/retention"): Case("read", 200, "/api/v1/retention"),
     ("PUT", "/api/v1/retention"): Case("admin", 200, "/api/v1/retention", {"keep_last": 50}),
@@ -310,6 +311,8 @@ def _call(
     body = case.json
     if body == "manifest":
         body = {"manifest": values["manifest"]}
+    elif isinstance(body, dict) and body.get("chunks") == "{chunk}":
+        body = {"chunks": [{"digest": values["chunk"], "size": len(values["bytes"])}]}
     elif isinstance(body, dict) and "digests" in body:
         body = {"digests": [values["chunk"] if d == "{chunk}" else values["file"] for d in body["digests"]]}
     content = values["bytes"] if case.content == "chunk" else None

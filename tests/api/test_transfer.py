@@ -185,3 +185,71 @@ def test_a_damaged_chunk_reused_by_a_new_file_is_named_as_damage_not_as_a_false_
     assert_error(response, 422, "DIGEST_MISMATCH")
     assert response.json()["error"]["message"].startswith(f"stored chunk {sha256(chunks[1])} is corrupted")
     assert_error(client.get("/api/v1/models/m"), 404, "MODEL_NOT_FOUND")
+
+
+READ = "/api/v1/models/churn/versions/{ref}/chunks/read"
+
+
+def _version_chunks(client: TestClient, ref: str = "1") -> list[dict[str, Any]]:
+    document = client.get(f"/api/v1/models/churn/versions/{ref}/manifest").json()["manifest"]
+    return [{"digest": d, "size": s} for record in document["files"] for d, s in record["chunks"]]
+
+
+def test_a_batch_read_answers_the_chunks_back_to_back_in_the_order_asked(
+    client: TestClient, seeded: ModelVersion
+) -> None:
+    chunks = _version_chunks(client)
+    assert len(chunks) >= 3
+    asked = [chunks[2], chunks[0], chunks[2]]  # any order, repeats allowed
+    response = client.post(READ.format(ref="@champion"), json={"chunks": asked})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/octet-stream"
+    assert int(response.headers["content-length"]) == sum(c["size"] for c in asked) == len(response.content)
+    offset = 0
+    for chunk in asked:
+        assert sha256(response.content[offset : offset + chunk["size"]]) == chunk["digest"]
+        offset += chunk["size"]
+    empty = client.post(READ.format(ref="1"), json={"chunks": []})
+    assert (empty.status_code, empty.content) == (200, b"")
+
+
+def test_a_batch_read_checks_every_chunk_before_sending_any(client: TestClient, seeded: ModelVersion) -> None:
+    chunks = _version_chunks(client)
+    assert put(client, b"stray") == 201  # stored, but no version of churn holds it
+    stray = {"digest": sha256(b"stray"), "size": 5}
+    error = assert_error(
+        client.post(READ.format(ref="1"), json={"chunks": [chunks[0], stray]}), 404, "CHUNK_NOT_FOUND"
+    )
+    assert stray["digest"] in error["message"]
+    wrong_size = {**chunks[0], "size": chunks[0]["size"] - 1}
+    assert_error(client.post(READ.format(ref="1"), json={"chunks": [wrong_size]}), 404, "CHUNK_NOT_FOUND")
+    assert_error(client.post(READ.format(ref="2"), json={"chunks": [chunks[0]]}), 404, "VERSION_NOT_FOUND")
+    bad = {"digest": "sha256:xyz", "size": 1}
+    assert_error(client.post(READ.format(ref="1"), json={"chunks": [bad]}), 400, "INVALID_DIGEST")
+    for body in ({"chunks": [{"digest": chunks[0]["digest"], "size": "1"}]}, {"chunks": [{"size": 1}]}, {}):
+        assert_error(client.post(READ.format(ref="1"), json=body), 400, "INVALID_INPUT")
+    negative = {"chunks": [{**chunks[0], "size": -1}]}
+    assert_error(client.post(READ.format(ref="1"), json=negative), 400, "INVALID_INPUT")
+    too_many = {"chunks": [chunks[0]] * 1025}
+    assert_error(client.post(READ.format(ref="1"), json=too_many), 413, "PAYLOAD_TOO_LARGE")
+
+
+def test_a_batch_read_of_a_damaged_chunk_is_an_error_never_wrong_bytes(
+    client: TestClient, seeded: ModelVersion, storage_url: str
+) -> None:
+    """First chunk damaged: a proper error answer. A later one: the body is cut short (``Content-Length``
+    says so), as a whole-file download's is."""
+    chunks = _version_chunks(client)
+    hex_digest = chunks[1]["digest"].removeprefix("sha256:")
+    stored = (
+        Path(storage_url.removeprefix("file://")) / "sha256" / hex_digest[:2] / hex_digest[2:4] / hex_digest
+    )
+    stored.chmod(0o644)
+    stored.write_bytes(b"rotten" + stored.read_bytes()[6:])
+    first = client.post(READ.format(ref="1"), json={"chunks": [chunks[1]]})
+    assert_error(first, 422, "DIGEST_MISMATCH")
+    assert first.json()["error"]["message"].startswith(f"stored chunk {chunks[1]['digest']} is corrupted")
+    cut = client.post(READ.format(ref="1"), json={"chunks": [chunks[0], chunks[1]]})
+    assert cut.status_code == 200
+    assert int(cut.headers["content-length"]) == chunks[0]["size"] + chunks[1]["size"]
+    assert sha256(cut.content) == chunks[0]["digest"]  # the good chunk, then the end

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import httpx
@@ -306,3 +306,89 @@ def test_garbage_collection_posts_apply_and_retries_only_a_dry_run() -> None:
     with pytest.raises(errors.StorageUnavailable):
         backend(handler).collect_garbage(apply=True)  # a sweep may have run: not started a second time
     assert calls == [{"apply": True}]
+
+
+PARTS = [b"first chunk " * 100, b"second chunk " * 200, b"third " * 50]
+REFS = [ChunkRef(sha256_bytes(part), len(part)) for part in PARTS]
+
+
+class _Cut(httpx.SyncByteStream):
+    """A body that stops after ``received`` bytes as a dropped connection does."""
+
+    def __init__(self, received: bytes) -> None:
+        self.received = received
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.received
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+
+
+def _asked(request: httpx.Request) -> list[ChunkRef]:
+    assert request.url.path == "/api/v1/models/m/versions/3/chunks/read"
+    return [ChunkRef(item["digest"], item["size"]) for item in json.loads(request.content)["chunks"]]
+
+
+def test_a_batch_is_split_by_size_and_verified_chunk_by_chunk() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = b"".join(PARTS[REFS.index(chunk)] for chunk in _asked(request))
+        return httpx.Response(200, stream=httpx.ByteStream(body))  # one piece: split across chunks here
+
+    assert list(backend(handler).read_chunks("m/3", [REFS[2], REFS[0], REFS[1]])) == [PARTS[2], *PARTS[:2]]
+
+    def swapped(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=PARTS[1][: len(PARTS[0])] + PARTS[1])
+
+    received = backend(swapped).read_chunks("m/3", REFS[:2])
+    with pytest.raises(errors.DigestMismatch) as caught:
+        next(received)
+    assert caught.value.details["expected"] == REFS[0].digest
+
+    def longer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=PARTS[0] + b"extra")
+
+    with pytest.raises(errors.StorageUnavailable, match="more bytes"):
+        list(backend(longer).read_chunks("m/3", REFS[:1]))
+
+
+def test_a_batch_cut_short_is_resumed_from_the_first_chunk_not_received() -> None:
+    asked: list[list[ChunkRef]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(_asked(request))
+        body = b"".join(PARTS[REFS.index(chunk)] for chunk in asked[-1])
+        if len(asked) == 1:  # the first answer stops part way into the second chunk
+            return httpx.Response(200, stream=_Cut(body[: len(PARTS[0]) + 10]))
+        return httpx.Response(200, content=body)
+
+    assert list(backend(handler, retries=0).read_chunks("m/3", REFS)) == PARTS
+    assert asked == [REFS, REFS[1:]]
+
+
+def test_a_batch_cut_short_without_progress_is_retried_then_unavailable() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(200, stream=_Cut(PARTS[0][:5]))
+
+    with pytest.raises(errors.StorageUnavailable, match="reading chunks of m/3"):
+        list(backend(handler, retries=2).read_chunks("m/3", REFS))
+    assert calls == 3
+
+
+def test_a_batch_answers_the_servers_error_after_a_cut() -> None:
+    """The server cut the body at a chunk it found damaged; asked again, it names the damage."""
+    answers = [
+        httpx.Response(200, stream=_Cut(PARTS[0])),
+        error(422, "DIGEST_MISMATCH", f"stored chunk {REFS[1].digest} is corrupted"),
+    ]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        _asked(request)
+        return answers.pop(0)
+
+    received = backend(handler, retries=0).read_chunks("m/3", REFS)
+    assert next(received) == PARTS[0]
+    with pytest.raises(errors.DigestMismatch, match="is corrupted"):
+        next(received)

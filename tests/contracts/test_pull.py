@@ -1,7 +1,7 @@
-"""Pulling through the chunk reader: authorised once per version, never a way to read other content.
+"""Pulling through ``read_chunks``: a batch of a version's chunks, never a way to read other content.
 
-Runs on both SDKs (``reg``: embedded and HTTP) × SQLite and PostgreSQL. The reader is what ``pull`` uses;
-these tests call it through the SDK's backend to check its edges directly.
+Runs on both SDKs (``reg``: embedded and HTTP) × SQLite and PostgreSQL. It is what ``pull`` uses (over HTTP
+one ``POST …/chunks/read`` per batch); these tests call it through the SDK's backend to check its edges.
 """
 
 from __future__ import annotations
@@ -15,49 +15,59 @@ import pytest
 from modelreg import errors
 from modelreg.client.client import Client
 from modelreg.digest import sha256_bytes
+from modelreg.registry.manifest import ChunkRef
 from tests.conftest import tree_bytes
 
+NOWHERE = ChunkRef("sha256:" + "0" * 64, 1)
 
-def _chunks(reg: Client, ref: str) -> list[str]:
+
+def _chunks(reg: Client, ref: str) -> list[ChunkRef]:
     _, manifest = reg._backend.manifest(ref)
-    return [chunk.digest for record in manifest.files for chunk in record.chunks]
+    return [chunk for record in manifest.files for chunk in record.chunks]
 
 
-def test_the_reader_serves_the_version_chunks_verified(reg: Client, model_dir: Path) -> None:
+def test_a_batch_serves_the_version_chunks_verified_in_the_order_asked(reg: Client, model_dir: Path) -> None:
     reg.push("m", model_dir)
-    read = reg._backend.chunk_reader("m/1")
-    digests = _chunks(reg, "m/1")
-    assert len(digests) >= 3
-    for digest in digests:
-        assert sha256_bytes(read(digest)) == digest
+    chunks = _chunks(reg, "m/1")
+    assert len(chunks) >= 3
+    asked = [*reversed(chunks), chunks[0]]  # any order, the same chunk twice
+    received = list(reg._backend.read_chunks("m/1", asked))
+    assert [sha256_bytes(data) for data in received] == [chunk.digest for chunk in asked]
+    assert [len(data) for data in received] == [chunk.size for chunk in asked]
+    assert list(reg._backend.read_chunks("m/latest", [])) == []
 
 
-def test_the_reader_refuses_chunks_of_other_versions(reg: Client, model_dir: Path, tmp_path: Path) -> None:
+def test_a_batch_refuses_chunks_of_other_versions_and_wrong_sizes(
+    reg: Client, model_dir: Path, tmp_path: Path
+) -> None:
     reg.push("m", model_dir)
     other = tmp_path / "other"
     other.mkdir()
     (other / "secret.bin").write_bytes(b"only in the other model " * 1000)
     reg.push("other", other)
-    foreign = _chunks(reg, "other/1")[0]
-    read = reg._backend.chunk_reader("m/1")
+    own, foreign = _chunks(reg, "m/1")[0], _chunks(reg, "other/1")[0]
     with pytest.raises(errors.ChunkNotFound) as caught:
-        read(foreign)
+        list(reg._backend.read_chunks("m/1", [own, foreign]))  # nothing is read when one is not the version's
     assert caught.value.code == "CHUNK_NOT_FOUND"
+    assert foreign.digest in caught.value.message
+    with pytest.raises(errors.ChunkNotFound):
+        list(reg._backend.read_chunks("m/1", [ChunkRef(own.digest, own.size + 1)]))
     with pytest.raises(errors.InvalidDigest):
-        read("sha256:not-hex")
+        list(reg._backend.read_chunks("m/1", [ChunkRef("sha256:not-hex", 1)]))
 
 
-def test_the_reader_is_authorised_like_a_pull(reg: Client, model_dir: Path) -> None:
+def test_a_batch_is_authorised_like_a_pull(reg: Client, model_dir: Path) -> None:
     reg.push("m", model_dir)
     reg.push("m", model_dir)
+    chunk = _chunks(reg, "m/2")[0]
     reg.delete_version("m/2")
     with pytest.raises(errors.VersionDeleted) as deleted:
-        reg._backend.chunk_reader("m/2")("sha256:" + "0" * 64)  # HTTP checks on the request
+        list(reg._backend.read_chunks("m/2", [chunk]))
     assert deleted.value.code == "VERSION_DELETED"
     with pytest.raises(errors.VersionNotFound):
-        reg._backend.chunk_reader("m/9")("sha256:" + "0" * 64)
+        list(reg._backend.read_chunks("m/9", [NOWHERE]))
     with pytest.raises(errors.ModelNotFound):
-        reg._backend.chunk_reader("nobody/1")("sha256:" + "0" * 64)
+        list(reg._backend.read_chunks("nobody/1", [NOWHERE]))
 
 
 def test_a_pull_of_many_chunks_and_files_is_byte_exact(reg: Client, tmp_path: Path) -> None:
@@ -78,3 +88,16 @@ def test_a_pull_of_many_chunks_and_files_is_byte_exact(reg: Client, tmp_path: Pa
     for entry in version.files:
         assert entry.digest == "sha256:" + hashlib.sha256(contents[entry.path]).hexdigest()
     assert [p.name for p in pulled.parent.iterdir()] == ["out"]  # no staging directory left behind
+
+
+def test_a_pull_of_more_files_than_a_batch_holds_is_byte_exact(reg: Client, tmp_path: Path) -> None:
+    """Batches span files (many small files take a few requests); a batch ends inside a file too."""
+    model = tmp_path / "model"
+    model.mkdir()
+    contents = {f"part-{index:03}.txt": os.urandom(index + 1) for index in range(300)}
+    contents["big.bin"] = os.urandom(12 * 1024 * 1024)  # crosses an 8 MiB batch boundary
+    for name, data in contents.items():
+        (model / name).write_bytes(data)
+    reg.push("many", model)
+    pulled = Path(reg.pull("many", dest=tmp_path / "out"))
+    assert tree_bytes(pulled) == contents

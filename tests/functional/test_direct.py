@@ -42,6 +42,7 @@ from tests.conftest import _InProcess, tree_bytes
 MODELREG = str(Path(sys.executable).parent / "modelreg")
 PUT_ROUTE = "/api/v1/chunks/{digest}"
 GET_ROUTE = "/api/v1/models/{name}/versions/{ref}/chunks/{digest}"
+READ_ROUTE = "/api/v1/models/{name}/versions/{ref}/chunks/read"
 Build = Callable[..., FastAPI]
 
 
@@ -119,6 +120,7 @@ def test_push_and_pull_move_no_chunk_bytes_through_the_server(
     # The API server saw the chunk routes neither way: every body went to and came from S3 directly.
     assert metric(served, "modelreg_http_received_bytes_total", route=PUT_ROUTE) == 0
     assert metric(served, "modelreg_http_sent_bytes_total", route=GET_ROUTE) == 0
+    assert metric(served, "modelreg_http_sent_bytes_total", route=READ_ROUTE) == 0
     assert metric(served, "modelreg_http_requests_total", method="PUT", route=PUT_ROUTE, status="201") == 0
 
 
@@ -131,7 +133,7 @@ def test_without_direct_transfers_the_same_client_goes_through_the_server(
         path = client.pull("churn/1", dest=tmp_path / "out")
         assert tree_bytes(Path(path)) == tree_bytes(model_dir)
         assert metric(app, "modelreg_http_received_bytes_total", route=PUT_ROUTE) >= 3_000_019
-        assert metric(app, "modelreg_http_sent_bytes_total", route=GET_ROUTE) >= 3_000_000
+        assert metric(app, "modelreg_http_sent_bytes_total", route=READ_ROUTE) >= 3_000_000
         answer = app.post("/api/v1/chunks/missing?upload_urls=true", json={"digests": [digest(b"x")]})
         assert answer.json() == {"missing": [digest(b"x")], "uploads": {}}
 

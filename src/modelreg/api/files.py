@@ -1,10 +1,11 @@
 """Serving one file of a version over plain HTTP: ranges, validators and a verified byte stream.
 
 For curl, browsers and tools that know nothing of chunks. The file is rebuilt from its manifest's chunk list;
-every chunk is read through ``Registry.read_chunk``, which authorises the read through the version and
-verifies the chunk's sha256 (DESIGN invariant 3). The first chunk is read before the response starts, so a
-missing or corrupt start is a proper JSON error; a later failure can only cut the stream short (the
-``Content-Length`` then tells the client the body is incomplete), never deliver wrong bytes.
+the chunks are read through ``Registry.read_chunks``, which authorises the read through the version (once
+per request) and verifies each chunk's sha256 (DESIGN invariant 3). The first chunk is read before the
+response starts, so a missing or corrupt start is a proper JSON error; a later failure can only cut the
+stream short (the ``Content-Length`` then tells the client the body is incomplete), never deliver wrong
+bytes.
 
 Semantics (RFC 9110): ``ETag`` is the quoted sha256 hex of the whole file, strong (committed files never
 change); ``If-None-Match`` → 304; one ``Range: bytes=a-b`` / ``a-`` / ``-n`` → 206 with ``Content-Range``;
@@ -22,10 +23,10 @@ from urllib.parse import quote
 
 from modelreg.digest import digest_hex
 from modelreg.errors import RangeNotSatisfiable
-from modelreg.registry.manifest import FileRecord
+from modelreg.registry.manifest import ChunkRef, FileRecord
 from modelreg.registry.service import Registry
 
-__all__ = ["ByteRange", "etag_matches", "file_headers", "parse_range", "stream"]
+__all__ = ["ByteRange", "eager", "etag_matches", "file_headers", "parse_range", "stream"]
 
 _BYTES_RANGE = re.compile(r"\s*bytes\s*=\s*(.*)", re.IGNORECASE)
 _SPEC = re.compile(r"([0-9]*)-([0-9]*)")
@@ -98,12 +99,15 @@ def file_headers(record: FileRecord, media_type: str) -> dict[str, str]:
 
 def stream(registry: Registry, ref: str, record: FileRecord, window: ByteRange) -> Iterator[bytes]:
     """The bytes of ``window``, chunk by chunk; the first chunk is read before this returns."""
-    pieces = _pieces(record, window)
-    first = next(pieces, None)
-    if first is None:
-        return iter(())
-    head = _read(registry, ref, *first)
-    return _chain(head, (_read(registry, ref, *piece) for piece in pieces))
+    pieces = list(_pieces(record, window))
+    chunks = registry.read_chunks(ref, [chunk for chunk, _, _ in pieces])  # authorised once, not per chunk
+    return eager(_cut(data, low, high) for data, (_, low, high) in zip(chunks, pieces, strict=True))
+
+
+def eager(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """``chunks`` with the first one read now, so that a failure there is still a proper error response."""
+    first = next(chunks, None)
+    return iter(()) if first is None else _chain(first, chunks)
 
 
 def _chain(head: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
@@ -111,8 +115,8 @@ def _chain(head: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
-def _pieces(record: FileRecord, window: ByteRange) -> Iterator[tuple[str, int, int]]:
-    """(chunk digest, first byte, end byte exclusive) within each chunk that overlaps ``window``."""
+def _pieces(record: FileRecord, window: ByteRange) -> Iterator[tuple[ChunkRef, int, int]]:
+    """(chunk, first byte, end byte exclusive) within each chunk that overlaps ``window``."""
     offset = 0
     for chunk in record.chunks:
         start, end = offset, offset + chunk.size
@@ -121,9 +125,8 @@ def _pieces(record: FileRecord, window: ByteRange) -> Iterator[tuple[str, int, i
             continue
         if start > window.end:
             return
-        yield chunk.digest, max(window.start - start, 0), min(window.end + 1 - start, chunk.size)
+        yield chunk, max(window.start - start, 0), min(window.end + 1 - start, chunk.size)
 
 
-def _read(registry: Registry, ref: str, digest: str, low: int, high: int) -> bytes:
-    data = registry.read_chunk(ref, digest)
+def _cut(data: bytes, low: int, high: int) -> bytes:
     return data if low == 0 and high == len(data) else data[low:high]

@@ -68,6 +68,7 @@ __all__ = [
 ]
 
 MAX_DIGESTS = 10_000  # per missing-chunks / known-files request; the SDK batches
+MAX_READ_CHUNKS = 1_024  # per chunk-batch read; the SDK asks for about 8 MiB at a time
 _TEXT = 1 << 20  # characters in a free-text search field
 
 
@@ -147,6 +148,17 @@ class SearchVersionsBody(SearchModelsBody):
 
 class DigestsBody(_Body):
     digests: list[StrictStr] = Field(description=f"At most {MAX_DIGESTS} sha256:<hex> digests.")
+
+
+class ChunkItem(_Body):
+    digest: StrictStr = Field(description="sha256:<64 hex>")
+    size: StrictInt = Field(ge=0, description="Its size in bytes, as the manifest gives it.")
+
+
+class ChunksBody(_Body):
+    chunks: list[ChunkItem] = Field(
+        description=f"At most {MAX_READ_CHUNKS} chunks of the version, in the order their bytes are wanted."
+    )
 
 
 class GcBody(_Body):

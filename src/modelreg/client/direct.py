@@ -124,6 +124,11 @@ class DirectChannel:
             while len(self._versions) > _VERSIONS:
                 self._versions.popitem(last=False)
 
+    def offers(self, ref: str) -> bool:
+        """Whether the server offered direct downloads for ``ref`` (its manifest was read here)."""
+        with self._lock:
+            return ref in self._versions
+
     def get(self, ref: str, digest: str, ask: Callable[[str, list[str]], Any]) -> bytes | None:
         """The chunk's bytes, verified, from the object store; None: read it through the API.
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from importlib import metadata
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -82,6 +83,38 @@ class Wire:
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """One API call: the 2xx response, or our error. ``body`` is sent as JSON, ``content`` as bytes."""
+        request_headers, payload = self._prepare(body, content, headers)
+        url = self.base_url + path
+        attempt = 0
+        while True:
+            response, failure, sent = self._send(method, url, request_headers, payload, params)
+            if response is not None and response.is_success:
+                return response
+            self._give_up_or_wait(response, failure, sent=sent, retry=retry, attempt=attempt, url=url)
+            attempt += 1
+
+    @contextmanager
+    def stream(self, method: str, path: str, *, body: Any) -> Iterator[httpx.Response]:
+        """A read whose 2xx response body is streamed (``iter_bytes``) inside the ``with``; our error
+        otherwise. Retried as reads are until the response starts; a body cut short raises httpx's error
+        (``httpx.HTTPError``) to the caller, which may ask again for what it still lacks."""
+        request_headers, payload = self._prepare(body, None, None)
+        url = self.base_url + path
+        attempt = 0
+        while True:
+            response, failure, sent = self._send(method, url, request_headers, payload, None, stream=True)
+            if response is not None and response.is_success:
+                try:
+                    yield response
+                finally:
+                    response.close()
+                return
+            self._give_up_or_wait(response, failure, sent=sent, retry=True, attempt=attempt, url=url)
+            attempt += 1
+
+    def _prepare(
+        self, body: Any, content: bytes | memoryview | None, headers: Mapping[str, str] | None
+    ) -> tuple[dict[str, str], Iterable[bytes] | bytes | None]:
         request_headers = {**self._headers, **(headers or {})}
         payload: Iterable[bytes] | bytes | None = None
         if body is not None:
@@ -94,21 +127,27 @@ class Wire:
             request_headers["Content-Type"] = "application/octet-stream"
             size = content.nbytes if isinstance(content, memoryview) else len(content)
             request_headers["Content-Length"] = str(size)
-        url = self.base_url + path
-        attempt = 0
-        while True:
-            response, failure, sent = self._send(method, url, request_headers, payload, params)
-            if response is not None and response.is_success:
-                return response
-            if attempt >= self.retries or not _retryable(response, sent=sent, retry=retry):
-                if response is not None:
-                    raise error_from(response)
-                raise StorageUnavailable(
-                    f"cannot reach the registry at {self.base_url}: {failure or 'no response'}",
-                    details={"url": url, "attempts": attempt + 1},
-                ) from None
-            time.sleep(_delay(self.backoff, attempt, response))
-            attempt += 1
+        return request_headers, payload
+
+    def _give_up_or_wait(
+        self,
+        response: httpx.Response | None,
+        failure: str | None,
+        *,
+        sent: bool,
+        retry: bool,
+        attempt: int,
+        url: str,
+    ) -> None:
+        """After a failed attempt: raise our error when it is final, else wait before the next one."""
+        if attempt >= self.retries or not _retryable(response, sent=sent, retry=retry):
+            if response is not None:
+                raise error_from(response)
+            raise StorageUnavailable(
+                f"cannot reach the registry at {self.base_url}: {failure or 'no response'}",
+                details={"url": url, "attempts": attempt + 1},
+            ) from None
+        time.sleep(_delay(self.backoff, attempt, response))
 
     def _send(
         self,
@@ -117,10 +156,19 @@ class Wire:
         headers: dict[str, str],
         payload: Iterable[bytes] | bytes | None,
         params: Mapping[str, str | int] | None,
+        *,
+        stream: bool = False,
     ) -> tuple[httpx.Response | None, str | None, bool]:
-        """(response, failure text, whether the request may have reached the server)."""
+        """(response, failure text, whether the request may have reached the server). With ``stream``, a
+        2xx response is returned unread (the caller closes it); any other is read and closed here."""
         try:
-            response = self._client.request(method, url, content=payload, params=params, headers=headers)
+            request = self._client.build_request(method, url, content=payload, params=params, headers=headers)
+            response = self._client.send(request, stream=stream)
+            if stream and not response.is_success:
+                try:
+                    response.read()
+                finally:
+                    response.close()
         except _NOT_SENT as error:
             return None, _describe(error), False
         except httpx.HTTPError as error:

@@ -59,14 +59,18 @@ class Reads:
         query = select(aliases.c.alias).where(aliases.c.version_id == version_id).order_by(aliases.c.alias)
         return list(self._c.execute(query).scalars())
 
-    def version_has_chunk(self, version_id: int, digest: str) -> bool:
-        query = (
-            select(file_chunks.c.seq)
-            .join(version_files, version_files.c.file_digest == file_chunks.c.file_digest)
-            .where(version_files.c.version_id == version_id, file_chunks.c.chunk_digest == digest)
-            .limit(1)
-        )
-        return self._c.execute(query).first() is not None
+    def version_chunk_sizes(self, version_id: int, digests: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for start in range(0, len(digests), 500):  # stay under bound-parameter limits
+            batch = list(digests[start : start + 500])
+            query = (
+                select(file_chunks.c.chunk_digest, file_chunks.c.size)
+                .join(version_files, version_files.c.file_digest == file_chunks.c.file_digest)
+                .where(version_files.c.version_id == version_id, file_chunks.c.chunk_digest.in_(batch))
+                .distinct()
+            )
+            found.update({row[0]: row[1] for row in self._c.execute(query)})
+        return found
 
     def manifest_json(self, version_id: int) -> str:
         manifest: str = self._c.execute(

@@ -1,7 +1,7 @@
 """Content use cases, mixed into ``Registry``: what a client needs to push and pull.
 
     push: known_files → missing_chunks / plan_upload → put_chunk (or presigned PUTs) → commit
-    pull: manifest → chunk_reader / read_chunk (or chunk_downloads: presigned GETs)
+    pull: manifest → read_chunks in batches / read_chunk (or chunk_downloads: presigned GETs)
 
 Chunk uploads need ``version:create`` on some model (the model is checked at commit); every read is
 authorised through a version the caller may pull, never by digest alone (DESIGN §3).
@@ -10,7 +10,7 @@ authorised through a version the caller may pull, never by digest alone (DESIGN 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from modelreg.access import Permission
@@ -20,7 +20,7 @@ from modelreg.errors import ChunkNotFound, VersionDeleted, VersionPurged
 from modelreg.metadata.protocol import VersionKey
 from modelreg.registry import collection
 from modelreg.registry.direct import download_requests, upload_plan
-from modelreg.registry.manifest import Manifest
+from modelreg.registry.manifest import ChunkRef, Manifest
 from modelreg.registry.publish import Publication
 from modelreg.registry.refs import model_of, parse_ref
 from modelreg.types import CommitReport, ModelVersion
@@ -114,33 +114,37 @@ class ContentCases:
     def read_chunk(self, ref: str, digest: str) -> bytes:
         """A chunk's verified bytes, authorised through a version that holds it (never by digest alone)."""
         registry = _registry(self)
-        registry.actor.require(Permission.VERSION_PULL, model=model_of(ref))
         wanted = parse_digest(digest)
+        where, sizes = self._chunk_sizes(ref, [wanted])
+        if wanted not in sizes:
+            raise ChunkNotFound(f"chunk {wanted} is not part of {where}")
+        return registry.chunks.get(wanted)
+
+    def read_chunks(self, ref: str, chunks: Sequence[ChunkRef]) -> Iterator[bytes]:
+        """The verified bytes of these chunks of the version, in the order given (a pull's batch).
+
+        Checked before anything is read: the caller may pull the version, it is neither deleted nor purged
+        (a version deleted during a pull fails the pull's next batch), and each chunk is one of its chunks
+        with the size given (``ChunkNotFound`` otherwise). The bytes are read and verified lazily, one chunk
+        at a time, as the iterator is consumed."""
+        registry = _registry(self)
+        wanted = [ChunkRef(parse_digest(chunk.digest), chunk.size) for chunk in chunks]
+        where, sizes = self._chunk_sizes(ref, list(dict.fromkeys(chunk.digest for chunk in wanted)))
+        for chunk in wanted:
+            if sizes.get(chunk.digest) != chunk.size:
+                raise ChunkNotFound(f"chunk {chunk.digest} of {chunk.size} bytes is not part of {where}")
+        return (registry.chunks.get(chunk.digest) for chunk in wanted)
+
+    def _chunk_sizes(self, ref: str, digests: Sequence[str]) -> tuple[str, dict[str, int]]:
+        """The version as ``name/N``, and of these digests its chunks → their sizes (for a readable version
+        the caller may pull)."""
+        registry = _registry(self)
+        registry.actor.require(Permission.VERSION_PULL, model=model_of(ref))
         parsed = parse_ref(ref)
         with registry.metadata.session() as session:
             key = registry._key(session, parsed)
             _check_content(key, parsed.name)
-            if not session.version_has_chunk(key.version_id, wanted):
-                raise ChunkNotFound(f"chunk {wanted} is not part of {parsed.name}/{key.number}")
-        return registry.chunks.get(wanted)
-
-    def chunk_reader(self, ref: str) -> Callable[[str], bytes]:
-        """``read_chunk`` for one version, authorised once (as ``manifest``) instead of once per chunk.
-
-        The reader serves the verified bytes of the version's chunks and nothing else (``ChunkNotFound``).
-        It does not re-check the version afterwards: a pull that started before a delete may finish, as one
-        that had already read every chunk would have; content that is gone fails as ``ChunkNotFound``."""
-        registry = _registry(self)
-        version, manifest = registry._content(ref)  # the pull itself was recorded by ``manifest``
-        allowed = frozenset(chunk.digest for record in manifest.files for chunk in record.chunks)
-
-        def read(digest: str) -> bytes:
-            wanted = parse_digest(digest)
-            if wanted not in allowed:
-                raise ChunkNotFound(f"chunk {wanted} is not part of {version.ref}")
-            return registry.chunks.get(wanted)
-
-        return read
+            return f"{parsed.name}/{key.number}", session.version_chunk_sizes(key.version_id, digests)
 
     def plan_upload(self, digests: Sequence[str]) -> tuple[list[str], dict[str, PresignedRequest]]:
         """``missing_chunks``, plus a presigned PUT per missing chunk with direct transfers (else none)."""

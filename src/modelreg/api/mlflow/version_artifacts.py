@@ -3,7 +3,7 @@
 MLflow's ``model-versions/get-download-uri`` answers ``mlflow-artifacts:/registry/<name>/<N>`` for every
 version, however it was created, so ``mlflow.pyfunc.load_model("models:/churn/3")`` lists and downloads the
 version's files through the artifact proxy. They come from the version's manifest, never from a copy: the
-listing is the manifest's paths, and a download is the file's chunks, each verified by ``chunk_reader``.
+listing is the manifest's paths, and a download is the file's chunks, each verified by ``read_chunks``.
 Reading needs ``version:pull`` on the model (``Registry.manifest`` checks it, and records the pull of a
 production version when the registry audits those). Versions are immutable, so nothing here writes.
 """
@@ -11,11 +11,10 @@ production version when the registry audits those). Versions are immutable, so n
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from modelreg.errors import ArtifactNotFound, InvalidInput
-from modelreg.registry.manifest import FileRecord
 from modelreg.registry.service import Registry
 from modelreg.types import ArtifactEntry
 
@@ -80,15 +79,9 @@ def open_version_file(registry: Registry, where: VersionPath) -> tuple[ArtifactE
         if not where.inner or any(item.path.startswith(f"{where.inner}/") for item in manifest.files):
             raise InvalidInput(f"artifact path refers to a directory, not a file: {shown!r}")
         raise ArtifactNotFound(f"artifact {shown!r} not found: {version.ref} has no such file")
-    read = registry.chunk_reader(version.ref)  # the pull was authorised and recorded by `manifest`
+    chunks = registry.read_chunks(version.ref, [chunk for chunk in record.chunks if chunk.size])
     entry = ArtifactEntry(f"{where.root}/{record.path}", is_dir=False, size=record.size, digest=record.digest)
-    return entry, _chunks(record, read)
-
-
-def _chunks(record: FileRecord, read: Callable[[str], bytes]) -> Iterator[bytes]:
-    for chunk in record.chunks:
-        if chunk.size:
-            yield read(chunk.digest)
+    return entry, chunks
 
 
 def _rest(parts: list[str]) -> str:

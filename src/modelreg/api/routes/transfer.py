@@ -3,7 +3,8 @@ plain file downloads.
 
 The push protocol (DESIGN §3): ``POST /files/known`` and ``POST /chunks/missing`` say what need not be sent,
 ``PUT /chunks/{digest}`` uploads the rest (each verified on receipt), then ``POST …/versions`` commits. A
-pull reads the manifest and ``GET …/chunks/{digest}`` for what its cache lacks.
+pull reads the manifest and ``POST …/chunks/read`` for what its cache lacks, a batch of about 8 MiB per
+request (``GET …/chunks/{digest}`` reads one).
 
 Direct transfers (``serve --direct-transfers``, ``registry/direct.py``) keep that protocol and add presigned
 URLs to it: ``POST /chunks/missing?upload_urls=true`` answers a PUT per missing chunk, and a manifest marked
@@ -20,11 +21,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from modelreg.api.auth import CallerRegistry
-from modelreg.api.files import ByteRange, etag_matches, file_headers, parse_range, stream
+from modelreg.api.files import ByteRange, eager, etag_matches, file_headers, parse_range, stream
 from modelreg.api.params import VersionRef
 from modelreg.api.responses import ERRORS, answers
 from modelreg.api.schemas import (
     MAX_DIGESTS,
+    MAX_READ_CHUNKS,
+    ChunksBody,
     ChunkUrlsResponse,
     DigestsBody,
     ManifestResponse,
@@ -32,7 +35,7 @@ from modelreg.api.schemas import (
 )
 from modelreg.digest import digest_hex, parse_digest
 from modelreg.errors import PathNotFound, PayloadTooLarge
-from modelreg.registry.manifest import check_path, media_type
+from modelreg.registry.manifest import ChunkRef, check_path, media_type
 
 __all__ = ["router"]
 
@@ -131,6 +134,27 @@ def get_chunk(registry: CallerRegistry, ref: VersionRef, digest: ChunkDigest) ->
     data = registry.read_chunk(ref, digest)
     etag = f'"{digest_hex(parse_digest(digest))}"'
     return Response(data, media_type="application/octet-stream", headers={"ETag": etag})
+
+
+@router.post(
+    "/models/{name}/versions/{ref}/chunks/read",
+    response_class=Response,
+    responses={200: {"content": _OCTETS, "description": "The chunks' bytes, verified, back to back."}},
+)
+def read_chunks(registry: CallerRegistry, ref: VersionRef, body: ChunksBody) -> Response:
+    """Several chunks of the version in one response: their bytes back to back, in the order asked.
+
+    Each chunk is named with its size, as the manifest gives them; the body is their concatenation
+    (``Content-Length`` is the sum of the sizes) and each is verified against its sha256 before it is sent.
+    Every chunk is checked to be one of the version's, with that size, before any byte is sent (404
+    CHUNK_NOT_FOUND otherwise), and the first is read before the response starts; a chunk that fails later
+    (lost or damaged in the store) cuts the body short. Split it by the sizes and verify each chunk."""
+    if len(body.chunks) > MAX_READ_CHUNKS:
+        raise PayloadTooLarge(f"{len(body.chunks)} chunks in one request; at most {MAX_READ_CHUNKS}")
+    chunks = [ChunkRef(parse_digest(item.digest), item.size) for item in body.chunks]
+    data = eager(registry.read_chunks(ref, chunks))
+    size = str(sum(chunk.size for chunk in chunks))
+    return StreamingResponse(data, media_type="application/octet-stream", headers={"Content-Length": size})
 
 
 _FILE_ROUTE: dict[str, Any] = {
