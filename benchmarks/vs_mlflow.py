@@ -108,6 +108,7 @@ def main() -> int:
     banner(f"vs_mlflow: {args.threads} threads, {args.runs} runs, {args.size_mib} MiB transfers")
     report = Report("vs_mlflow", args.json)
     with scratch_dir("vs_mlflow") as root, _servers(root, python, args) as (mlflow, ours):
+        mlflow.setup = mlflow.run("setup", scratch=str(mlflow.scratch))
         if "metadata" in args.parts:
             _metadata(report, mlflow, ours, args)
         if "transfers" in args.parts:
@@ -279,7 +280,6 @@ class Figures:
 
 
 def _metadata(report: Report, mlflow: MlflowSide, ours: ModelregSide, args: argparse.Namespace) -> None:
-    mlflow.setup = mlflow.run("setup", scratch=str(mlflow.scratch))
     tiny = mlflow.scratch / "model.bin"  # the 1 KiB file MLflow's setup logged: modelreg pushes the same
     results: dict[str, tuple[Figures, Figures]] = {}
     results["create version, 1 thread"] = _sequential_creates(mlflow, ours, tiny, args.runs)

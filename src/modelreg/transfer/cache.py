@@ -28,6 +28,10 @@ class ChunkCache:
         hexdigest = digest_hex(digest)
         return self._chunks / hexdigest[:2] / hexdigest
 
+    def holds(self, digest: Digest) -> bool:
+        """Whether an entry exists (not whether it is intact: ``get`` verifies)."""
+        return self._path(digest).exists()
+
     def get(self, digest: Digest) -> bytes | None:
         """The verified bytes, or None when absent or corrupt (a corrupt entry is removed)."""
         path = self._path(digest)

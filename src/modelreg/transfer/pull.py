@@ -1,10 +1,11 @@
 """Pulling: fetch only chunks the local cache lacks, verify everything, then publish the files atomically.
 
     manifest ─► every file created empty in a staging directory
-             ─► the chunks of all files, in manifest order, cut into batches of about 8 MiB; per batch, in
-                the thread pool: chunks from the cache, the rest from the store in one request (each
-                verified by sha256), each written at its offset in its file (pwrite)
-             ─► in order, on this thread: each file's whole sha256, then fsync
+             ─► the chunks of all files, in manifest order, cut into batches of about 8 MiB (a chunk the
+                cache holds is a batch of its own); per batch, in the thread pool: one read_chunks call
+                (over HTTP, one request), each chunk verified by sha256, written at its offset in its
+                file (pwrite) and handed on as it arrives
+             ─► in order, on this thread, chunk by chunk: each file's whole sha256; then its fsync
     all files verified ─► rename the staging directory into place (the old one, if replaced, goes after)
 
 Until the final rename nothing is visible at the destination, so a failed or interrupted pull leaves the
@@ -23,15 +24,17 @@ import hashlib
 import os
 import secrets
 import shutil
+import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from modelreg.digest import Digest
 from modelreg.errors import ChunkNotFound, CorruptFile, DestinationExists, IntegrityError, InvalidPath
 from modelreg.registry.manifest import ChunkRef, FileRecord, Manifest
 from modelreg.transfer.cache import ChunkCache
@@ -40,9 +43,9 @@ from modelreg.types import ModelVersion, PullResult
 
 __all__ = ["PullBackend", "pull"]
 
-_BATCH_BYTES = 8 * 1024 * 1024  # chunks asked for in one request (about 8 with ~1 MiB chunks)
-_BATCH_CHUNKS = 256  # also bounds a batch of tiny files (each is opened by the batch that writes it)
-_WINDOW = 8  # batches in flight: bounds memory to about 64 MiB
+_BATCH_BYTES = 8 * 1024 * 1024  # asked for in one read_chunks call: over HTTP, one request (~8 chunks)
+_BATCH_CHUNKS = 256  # at most, in one read (a batch of tiny files opens each of them)
+_IN_FLIGHT = 64 * 1024 * 1024  # bytes read ahead of the whole-file hashes: bounds memory
 # Bytes between background fdatasyncs of a file being assembled: the disk writes them while the next chunks
 # are fetched and hashed, instead of all at the final fsync (~1 s for 1 GiB here).
 _WRITEBACK = 128 * 1024 * 1024
@@ -77,60 +80,91 @@ class _Piece:
 
 
 class _Fetcher:
-    """A batch's bytes: from the cache when it holds them, the rest from the store in one read."""
+    """A batch's bytes, piece by piece: from the cache when it holds them, the rest from the store in one
+    ``read_chunks`` call. Thread-safe (pool threads share it)."""
 
     def __init__(self, backend: PullBackend, ref: str, cache: ChunkCache | None, progress: Progress | None):
         self.backend, self.ref, self.cache, self.progress = backend, ref, cache, progress
+        self.fetched = 0  # bytes read from the store
+        self._lock = threading.Lock()
 
-    def __call__(self, batch: Sequence[_Piece]) -> tuple[list[bytes], int]:
-        """(each piece's verified bytes, bytes read from the store); errors name the file."""
+    def __call__(self, batch: Sequence[_Piece]) -> Iterator[bytes]:
+        """Each piece's verified bytes, in order, as they arrive; errors name the file."""
         found = [self.cache.get(p.chunk.digest) if self.cache is not None else None for p in batch]
         wanted = [piece for piece, data in zip(batch, found, strict=True) if data is None]
-        chunks = [piece.chunk for piece in wanted]
-        fetched = _read(self.backend.read_chunks(self.ref, chunks), wanted, self.ref) if chunks else []
-        for data in found:
-            if data is not None:
-                self._report("cached", len(data))
-        for piece, data in zip(wanted, fetched, strict=True):
+        fresh: Iterator[bytes] = iter(())
+        if wanted:  # (the embedded registry checks a read when it is asked, even for no chunks)
+            fresh = _read(self.backend.read_chunks(self.ref, [p.chunk for p in wanted]), wanted, self.ref)
+        for piece, cached in zip(batch, found, strict=True):
+            if cached is not None:
+                self._report("cached", len(cached))
+                yield cached
+                continue
+            data = next(fresh)
             if self.cache is not None:
                 self.cache.put(piece.chunk.digest, data)
+            with self._lock:
+                self.fetched += len(data)
             self._report("fetched", len(data))
-        fresh = iter(fetched)
-        return [data if data is not None else next(fresh) for data in found], sum(map(len, fetched))
+            yield data
+
+    def cached(self, digest: Digest) -> bool:
+        return self.cache is not None and self.cache.holds(digest)
 
     def _report(self, event: str, nbytes: int) -> None:
         if self.progress is not None:
             self.progress(event, nbytes)
 
 
-def _read(chunks: Iterable[bytes], wanted: Sequence[_Piece], ref: str) -> list[bytes]:
-    """All of a batch's bytes from the store; a bad or missing chunk fails naming its file."""
-    received: list[bytes] = []
+def _read(chunks: Iterable[bytes], wanted: Sequence[_Piece], ref: str) -> Iterator[bytes]:
+    """A batch's bytes from the store, as they arrive; a bad or missing chunk fails naming its file."""
+    received = 0
     try:
         for data in chunks:
-            received.append(data)
+            piece = wanted[received]
+            if len(data) != piece.chunk.size:
+                digest, size = piece.chunk.digest, piece.chunk.size
+                raise IntegrityError(f"chunk {digest} holds {len(data)} bytes, the manifest says {size}")
+            received += 1
+            yield data
     except IntegrityError as error:
-        record = wanted[len(received)].target.record
+        record = wanted[received].target.record
         raise CorruptFile(
             f"file {record.path!r} of {ref} failed verification: {error.message}",
             details={"path": record.path},
         ) from None
     except ChunkNotFound as error:
-        record = wanted[len(received)].target.record
+        record = wanted[received].target.record
         raise ChunkNotFound(
             f"file {record.path!r} of {ref} cannot be read: {error.message}", details={"path": record.path}
         ) from None
-    if len(received) != len(wanted):
-        raise IntegrityError(f"the store answered {len(received)} chunks of the {len(wanted)} asked for")
-    for piece, data in zip(wanted, received, strict=True):
-        if len(data) != piece.chunk.size:
-            record, digest = piece.target.record, piece.chunk.digest
-            raise CorruptFile(
-                f"file {record.path!r} of {ref} failed verification: chunk {digest} holds {len(data)} bytes, "
-                f"the manifest says {piece.chunk.size}",
-                details={"path": record.path},
-            )
-    return received
+    if received != len(wanted):
+        raise IntegrityError(f"the store answered {received} chunks of the {len(wanted)} asked for")
+
+
+class _Slot:
+    """One piece's bytes, handed from the pool thread that wrote them to the thread that hashes in order."""
+
+    __slots__ = ("_data", "_done", "_error")
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._data = b""
+        self._error: BaseException | None = None
+
+    def set(self, data: bytes) -> None:
+        self._data = data
+        self._done.set()
+
+    def fail(self, error: BaseException) -> None:
+        self._error = error
+        self._done.set()
+
+    def get(self) -> bytes:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._data
 
 
 def pull(
@@ -152,13 +186,13 @@ def pull(
     if progress is not None:
         progress("total", manifest.size)
     with _staging(target) as staging, ThreadPoolExecutor(workers, thread_name_prefix="modelreg-pull") as pool:
-        fetched = _Assembly(staging, fetch, pool, version.ref).run(manifest.files)
+        _Assembly(staging, fetch, pool, version.ref).run(manifest.files)
         _publish(staging, target)
     return PullResult(
         path=str(target),
         version=version,
         bytes_total=manifest.size,
-        bytes_fetched=fetched,
+        bytes_fetched=fetch.fetched,
         seconds=time.perf_counter() - started,
     )
 
@@ -168,29 +202,30 @@ class _Assembly:
 
     def __init__(self, staging: Path, fetch: _Fetcher, pool: ThreadPoolExecutor, ref: str) -> None:
         self.staging, self.fetch, self.pool, self.ref = staging, fetch, pool, ref
-        self.fetched = 0
         self.syncs: dict[Path, list[Future[None]]] = {}
 
-    def run(self, records: Sequence[FileRecord]) -> int:
-        """Bytes read from the store."""
+    def run(self, records: Sequence[FileRecord]) -> None:
         targets = [self._create(record) for record in records]
-        pending: deque[tuple[list[_Piece], Future[tuple[list[bytes], int]]]] = deque()
+        tasks: list[Future[Any]] = []
+        pending: deque[tuple[_Piece, _Slot]] = deque()  # pieces handed out, in manifest order
+        ahead = 0
         try:
             for target in targets:
                 if target.left == 0:
                     self._finish(target)
-            for batch in _batches(targets):
-                pending.append((batch, self.pool.submit(self._fetch_and_write, batch)))
-                if len(pending) >= _WINDOW:
-                    self._absorb(*pending.popleft())
+            for batch in _batches(targets, self.fetch.cached):
+                slots = [_Slot() for _ in batch]
+                tasks.append(self.pool.submit(self._fetch_and_write, batch, slots))
+                pending.extend(zip(batch, slots, strict=True))
+                ahead += sum(piece.chunk.size for piece in batch)
+                while ahead >= _IN_FLIGHT:
+                    ahead -= self._absorb(*pending.popleft())
             while pending:
                 self._absorb(*pending.popleft())
         finally:
-            for _, future in pending:  # after an error: no batch may write once the staging files go
-                future.cancel()
-            in_flight: list[Future[Any]] = [future for _, future in pending]
-            wait([*in_flight, *(sync for syncs in self.syncs.values() for sync in syncs)])
-        return self.fetched
+            for task in tasks:  # after an error: no batch may write once the staging files go
+                task.cancel()
+            wait([*tasks, *(sync for syncs in self.syncs.values() for sync in syncs)])
 
     def _create(self, record: FileRecord) -> _Target:
         path = self.staging / record.path
@@ -200,37 +235,41 @@ class _Assembly:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o666))
         return _Target(record, path, left=sum(1 for chunk in record.chunks if chunk.size))
 
-    def _fetch_and_write(self, batch: list[_Piece]) -> tuple[list[bytes], int]:
-        """A pool thread: the batch's verified bytes, each written at its offset in its file."""
-        datas, fetched = self.fetch(batch)
-        start = 0
-        while start < len(batch):  # the batch's pieces of one file, through one descriptor
-            end = start
-            while end < len(batch) and batch[end].target is batch[start].target:
-                end += 1
-            fd = os.open(batch[start].target.path, os.O_WRONLY | _O_CLOEXEC)
-            try:
-                for piece, data in zip(batch[start:end], datas[start:end], strict=True):
-                    _write_at(fd, data, piece.offset)
-            finally:
+    def _fetch_and_write(self, batch: list[_Piece], slots: list[_Slot]) -> None:
+        """A pool thread: each piece's verified bytes written at its offset in its file, then handed on."""
+        done = 0
+        fd, open_for = -1, None
+        try:
+            for piece, data in zip(batch, self.fetch(batch), strict=True):
+                if piece.target is not open_for:  # consecutive pieces of one file share a descriptor
+                    if fd >= 0:
+                        os.close(fd)
+                        fd = -1
+                    fd, open_for = os.open(piece.target.path, os.O_WRONLY | _O_CLOEXEC), piece.target
+                _write_at(fd, data, piece.offset)
+                slots[done].set(data)
+                done += 1
+        except BaseException as error:
+            for slot in slots[done:]:
+                slot.fail(error)
+            raise
+        finally:
+            if fd >= 0:
                 os.close(fd)
-            start = end
-        return datas, fetched
 
-    def _absorb(self, batch: list[_Piece], future: Future[tuple[list[bytes], int]]) -> None:
-        """The next batch in manifest order into its files' hashes; finished files are verified."""
-        datas, fetched = future.result()
-        self.fetched += fetched
-        for piece, data in zip(batch, datas, strict=True):
-            target = piece.target
-            target.hasher.update(data)
-            target.hashed += len(data)
-            target.left -= 1
-            if target.left == 0:
-                self._finish(target)
-            elif target.hashed - target.synced >= _WRITEBACK:  # flush while fetching goes on
-                target.synced = target.hashed
-                self.syncs.setdefault(target.path, []).append(self.pool.submit(_sync_file, target.path))
+    def _absorb(self, piece: _Piece, slot: _Slot) -> int:
+        """The next piece in manifest order into its file's hash (a finished file is verified); its size."""
+        data = slot.get()
+        target = piece.target
+        target.hasher.update(data)
+        target.hashed += len(data)
+        target.left -= 1
+        if target.left == 0:
+            self._finish(target)
+        elif target.hashed - target.synced >= _WRITEBACK:  # flush while fetching goes on
+            target.synced = target.hashed
+            self.syncs.setdefault(target.path, []).append(self.pool.submit(_sync_file, target.path))
+        return len(data)
 
     def _finish(self, target: _Target) -> None:
         for sync in self.syncs.pop(target.path, []):
@@ -244,14 +283,21 @@ class _Assembly:
             )
 
 
-def _batches(targets: Sequence[_Target]) -> Iterator[list[_Piece]]:
-    """Every chunk of every file in manifest order (empty chunks carry nothing), cut into batches."""
+def _batches(targets: Sequence[_Target], cached: Callable[[Digest], bool]) -> Iterator[list[_Piece]]:
+    """Every chunk of every file in manifest order (empty chunks carry nothing), cut into batches. A chunk
+    the cache holds is a batch of its own: it costs no request, and reading cached chunks in batches of
+    8 MiB made a cached pull ~15 % slower here."""
     batch: list[_Piece] = []
     size = 0
     for target in targets:
         offset = 0
         for chunk in target.record.chunks:
-            if chunk.size:
+            if chunk.size and cached(chunk.digest):
+                if batch:
+                    yield batch
+                    batch, size = [], 0
+                yield [_Piece(target, chunk, offset)]
+            elif chunk.size:
                 batch.append(_Piece(target, chunk, offset))
                 size += chunk.size
                 if size >= _BATCH_BYTES or len(batch) >= _BATCH_CHUNKS:
