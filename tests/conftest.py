@@ -121,11 +121,11 @@ class _InProcess(httpx.BaseTransport):
         )
         headers = answer.headers.multi_items()
         if len(answer.content) < int(answer.headers.get("content-length", 0)):  # failed once it had started
-            return httpx.Response(answer.status_code, headers=headers, stream=_CutShort(answer.content))
+            return httpx.Response(answer.status_code, headers=headers, stream=CutShort(answer.content))
         return httpx.Response(answer.status_code, headers=headers, content=answer.content)
 
 
-class _CutShort(httpx.SyncByteStream):
+class CutShort(httpx.SyncByteStream):
     """A body the app stopped sending part way (it failed after the response started): what arrived, then
     the error a client of a real server gets when the connection closes early."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
@@ -19,6 +19,7 @@ from modelreg.client.http import HttpBackend
 from modelreg.digest import sha256_bytes
 from modelreg.registry.manifest import ChunkRef, FileRecord, Manifest
 from modelreg.types import Lineage, ModelVersion
+from tests.conftest import CutShort
 
 Handler = Callable[[httpx.Request], httpx.Response]
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -312,17 +313,6 @@ PARTS = [b"first chunk " * 100, b"second chunk " * 200, b"third " * 50]
 REFS = [ChunkRef(sha256_bytes(part), len(part)) for part in PARTS]
 
 
-class _Cut(httpx.SyncByteStream):
-    """A body that stops after ``received`` bytes as a dropped connection does."""
-
-    def __init__(self, received: bytes) -> None:
-        self.received = received
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield self.received
-        raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
-
-
 def _asked(request: httpx.Request) -> list[ChunkRef]:
     assert request.url.path == "/api/v1/models/m/versions/3/chunks/read"
     return [ChunkRef(item["digest"], item["size"]) for item in json.loads(request.content)["chunks"]]
@@ -357,7 +347,7 @@ def test_a_batch_cut_short_is_resumed_from_the_first_chunk_not_received() -> Non
         asked.append(_asked(request))
         body = b"".join(PARTS[REFS.index(chunk)] for chunk in asked[-1])
         if len(asked) == 1:  # the first answer stops part way into the second chunk
-            return httpx.Response(200, stream=_Cut(body[: len(PARTS[0]) + 10]))
+            return httpx.Response(200, stream=CutShort(body[: len(PARTS[0]) + 10]))
         return httpx.Response(200, content=body)
 
     assert list(backend(handler, retries=0).read_chunks("m/3", REFS)) == PARTS
@@ -370,7 +360,7 @@ def test_a_batch_cut_short_without_progress_is_retried_then_unavailable() -> Non
     def handler(request: httpx.Request) -> httpx.Response:
         nonlocal calls
         calls += 1
-        return httpx.Response(200, stream=_Cut(PARTS[0][:5]))
+        return httpx.Response(200, stream=CutShort(PARTS[0][:5]))
 
     with pytest.raises(errors.StorageUnavailable, match="reading chunks of m/3"):
         list(backend(handler, retries=2).read_chunks("m/3", REFS))
@@ -380,7 +370,7 @@ def test_a_batch_cut_short_without_progress_is_retried_then_unavailable() -> Non
 def test_a_batch_answers_the_servers_error_after_a_cut() -> None:
     """The server cut the body at a chunk it found damaged; asked again, it names the damage."""
     answers = [
-        httpx.Response(200, stream=_Cut(PARTS[0])),
+        httpx.Response(200, stream=CutShort(PARTS[0])),
         error(422, "DIGEST_MISMATCH", f"stored chunk {REFS[1].digest} is corrupted"),
     ]
 
