@@ -103,6 +103,7 @@ def connect(
         chunks,
         actor=acting,
         verify_file_digests=False,  # this process hashed the files itself (see Registry)
+        verify_chunks=False,
         gc_grace_seconds=settings.gc_grace_seconds,
         audit_production_pulls=settings.audit_production_pulls,
         policies=policies,

@@ -104,7 +104,8 @@ class Settings(BaseSettings):
         64 * 1024 * 1024,
         ge=1024,
         le=64 * 1024 * 1024,
-        description="Largest chunk upload the server reads (bytes); larger ones get 413 PAYLOAD_TOO_LARGE.",
+        description="Largest chunk upload the server reads (bytes): one chunk, or a batch of them in one "
+        "request; larger ones get 413 PAYLOAD_TOO_LARGE. Pushes send at most 4 MiB at once.",
     )
     max_artifact_bytes: int = Field(
         64 * 1024 * 1024 * 1024,

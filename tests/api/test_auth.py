@@ -163,6 +163,7 @@ MATRIX: dict[tuple[str, str], Case] = {
         "write", 200, "/api/v1/chunks/missing", {"digests": ["{chunk}"]}
     ),
     ("PUT", "/api/v1/chunks/{digest}"): Case("write", 200, "/api/v1/chunks/{chunk}", content="chunk"),
+    ("POST", "/api/v1/chunks"): Case("write", 200, "/api/v1/chunks?chunk={chunk}:{size}", content="chunk"),
     ("POST", "/api/v1/files/known"): Case("write", 200, "/api/v1/files/known", {"digests": ["{file}"]}),
     ("POST", "/api/v1/tokens"): Case("admin", 201, "/api/v1/tokens", {"name": "api-made", "role": "viewer"}),
     ("GET", "/api/v1/tokens"): Case("admin", 200, "/api/v1/tokens"),
@@ -308,6 +309,7 @@ def _call(
     client: TestClient, method: str, case: Case, values: dict[str, Any], headers: dict[str, str]
 ) -> Any:
     url = case.url.replace("{chunk}", values["chunk"]).replace("{request}", values.get("request", "1"))
+    url = url.replace("{size}", str(len(values["bytes"])))
     body = case.json
     if body == "manifest":
         body = {"manifest": values["manifest"]}

@@ -111,6 +111,18 @@ def test_chunk_over_the_limit_is_413_and_not_stored(small_client: TestClient) ->
     assert small_client.put(f"/api/v1/chunks/{sha256(small)}", content=small).status_code == 201
 
 
+def test_a_chunk_batch_over_the_chunk_limit_is_413_and_stores_nothing(small_client: TestClient) -> None:
+    parts = [b"a" * 1500, b"b" * 1500]  # each within the 2 KiB chunk limit, together over it
+    named = [f"{sha256(part)}:{len(part)}" for part in parts]
+    response = small_client.post("/api/v1/chunks", params={"chunk": named}, content=b"".join(parts))
+    assert assert_error(response, 413, "PAYLOAD_TOO_LARGE")["details"] == {"limit": 2048}
+    digests = [sha256(part) for part in parts]
+    missing = small_client.post("/api/v1/chunks/missing", json={"digests": digests})
+    assert missing.json() == {"missing": digests}
+    alone = small_client.post("/api/v1/chunks", params={"chunk": named[:1]}, content=parts[0])
+    assert (alone.status_code, alone.json()) == (200, {"stored": [True]})
+
+
 def test_too_many_digests_in_one_request_is_413(client: TestClient) -> None:
     digests = [sha256(str(n).encode()) for n in range(10_001)]
     assert_error(client.post("/api/v1/chunks/missing", json={"digests": digests}), 413, "PAYLOAD_TOO_LARGE")

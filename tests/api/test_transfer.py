@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from modelreg.types import ModelVersion
@@ -48,6 +50,70 @@ def test_chunk_put_is_idempotent(client: TestClient) -> None:
     assert first.status_code == 201 and first.json() == {"stored": True}
     again = client.put(f"/api/v1/chunks/{sha256(data)}", content=data)
     assert again.status_code == 200 and again.json() == {"stored": False}
+
+
+def upload(client: TestClient, parts: list[bytes], *, named: list[str] | None = None) -> Any:
+    """POST /chunks with these parts back to back, each named by its own digest and size unless ``named``."""
+    named = named if named is not None else [f"{sha256(part)}:{len(part)}" for part in parts]
+    return client.post("/api/v1/chunks", params={"chunk": named}, content=b"".join(parts))
+
+
+def test_a_batch_of_chunks_is_stored_in_one_request(client: TestClient) -> None:
+    parts = [os.urandom(70_000), b"", os.urandom(3)]
+    first = upload(client, [*parts, parts[0]])  # a chunk named twice is stored once
+    assert (first.status_code, first.json()) == (200, {"stored": [True, True, True, False]})
+    digests = [sha256(part) for part in parts]
+    assert client.post("/api/v1/chunks/missing", json={"digests": digests}).json() == {"missing": []}
+    assert upload(client, parts).json() == {"stored": [False, False, False]}
+    body = {"manifest": manifest(("w.bin", parts))}
+    assert client.post(VERSIONS.format(name="batched"), json=body).status_code == 201
+    assert client.get("/api/v1/models/batched/versions/1/files/w.bin").content == b"".join(parts)
+
+
+def test_a_batch_with_one_chunk_that_does_not_match_stores_none_of_it(client: TestClient) -> None:
+    good, claimed, sent = os.urandom(1000), b"what the digest names", b"what was sent instead"
+    named = [f"{sha256(good)}:{len(good)}", f"{sha256(claimed)}:{len(sent)}"]
+    error = assert_error(upload(client, [good, sent], named=named), 422, "DIGEST_MISMATCH")
+    assert error["details"] == {"digest": sha256(claimed), "actual": sha256(sent)}
+    digests = [sha256(good), sha256(claimed), sha256(sent)]
+    assert client.post("/api/v1/chunks/missing", json={"digests": digests}).json() == {"missing": digests}
+
+
+def test_bad_chunk_batches_are_refused_before_anything_is_stored(client: TestClient) -> None:
+    data = os.urandom(100)
+    name = f"{sha256(data)}:{len(data)}"
+    for named, sent, code in [
+        ([f"{sha256(data)}:{len(data) + 1}"], data, "INVALID_INPUT"),  # the body is shorter than named
+        ([name, name], data, "INVALID_INPUT"),  # longer
+        ([sha256(data)], data, "INVALID_INPUT"),  # no size
+        ([f"{sha256(data)}:-100"], data, "INVALID_INPUT"),
+        ([f"{sha256(data)}:1e2"], data, "INVALID_INPUT"),
+        ([f"{sha256(data)}:{'9' * 13}"], data, "INVALID_INPUT"),
+        ([f"sha256:{'A' * 64}:{len(data)}"], data, "INVALID_DIGEST"),
+        ([f"md5:abc:{len(data)}"], data, "INVALID_DIGEST"),
+    ]:
+        assert_error(upload(client, [sent], named=named), 400, code)
+    assert_error(client.post("/api/v1/chunks", content=data), 400, "INVALID_INPUT")  # nothing named
+    too_many = [f"{sha256(bytes([n]))}:1" for n in range(65)]
+    assert_error(upload(client, [bytes([n]) for n in range(65)], named=too_many), 413, "PAYLOAD_TOO_LARGE")
+    assert client.post("/api/v1/chunks/missing", json={"digests": [sha256(data)]}).json() == {
+        "missing": [sha256(data)]
+    }
+    most = [bytes([n]) for n in range(64)]
+    assert upload(client, most).json() == {"stored": [True] * 64}
+
+
+def test_a_server_that_skips_file_digest_checks_still_verifies_every_chunk(
+    make_app: Callable[..., FastAPI],
+) -> None:
+    claimed, sent = b"what the digest names", b"what was sent instead"
+    with TestClient(make_app(verify_file_digests=False)) as unchecked:
+        response = unchecked.put(f"/api/v1/chunks/{sha256(claimed)}", content=sent)
+        assert_error(response, 422, "DIGEST_MISMATCH")
+        batch = upload(unchecked, [sent], named=[f"{sha256(claimed)}:{len(sent)}"])
+        assert_error(batch, 422, "DIGEST_MISMATCH")
+        missing = unchecked.post("/api/v1/chunks/missing", json={"digests": [sha256(claimed)]})
+        assert missing.json() == {"missing": [sha256(claimed)]}
 
 
 def test_a_commit_with_a_missing_chunk_is_404_and_creates_nothing(client: TestClient) -> None:

@@ -180,18 +180,29 @@ def test_a_manifest_that_does_not_match_the_version_digest_is_refused() -> None:
 
 def test_chunk_uploads_send_the_exact_bytes_with_a_length_and_the_token() -> None:
     seen: list[httpx.Request] = []
+    other = b"a second chunk"
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(201, json={"stored": True})
+        return httpx.Response(200, json={"stored": [True, False]})
 
     with memoryview(b"xx" + DATA + b"yy") as whole, whole[2:-2] as piece:
-        assert backend(handler, token="mrt_secret").put_chunk(DIGEST, piece) is True
+        chunks = [(DIGEST, piece), (sha256_bytes(other), other)]
+        assert backend(handler, token="mrt_secret").put_chunks(chunks) == [True, False]
     request = seen[0]
-    assert request.method == "PUT" and request.url.path == f"/api/v1/chunks/{DIGEST}"
-    assert request.read() == DATA and request.headers["Content-Length"] == str(len(DATA))
+    assert request.method == "POST" and request.url.path == "/api/v1/chunks"
+    named = [f"{DIGEST}:{len(DATA)}", f"{sha256_bytes(other)}:{len(other)}"]
+    assert request.url.params.get_list("chunk") == named
+    assert request.read() == DATA + other and request.headers["Content-Length"] == str(len(DATA + other))
     assert "Transfer-Encoding" not in request.headers
     assert request.headers["Authorization"] == "Bearer mrt_secret"
+
+
+@pytest.mark.parametrize("answer", [{"stored": [True]}, {"stored": "yes"}, {"stored": [1, 0]}, {}])
+def test_an_upload_answer_of_the_wrong_shape_is_storage_unavailable(answer: dict[str, object]) -> None:
+    chunks = [(DIGEST, DATA), (sha256_bytes(b"b"), b"b")]
+    with pytest.raises(errors.StorageUnavailable):
+        backend(lambda request: httpx.Response(200, json=answer)).put_chunks(chunks)
 
 
 def test_references_and_keys_travel_as_the_contracts_path_segments() -> None:

@@ -41,6 +41,7 @@ from tests.conftest import _InProcess, tree_bytes
 
 MODELREG = str(Path(sys.executable).parent / "modelreg")
 PUT_ROUTE = "/api/v1/chunks/{digest}"
+UPLOAD_ROUTE = "/api/v1/chunks"
 GET_ROUTE = "/api/v1/models/{name}/versions/{ref}/chunks/{digest}"
 READ_ROUTE = "/api/v1/models/{name}/versions/{ref}/chunks/read"
 Build = Callable[..., FastAPI]
@@ -118,10 +119,12 @@ def test_push_and_pull_move_no_chunk_bytes_through_the_server(
     assert (version.ref, tree_bytes(Path(path))) == ("churn/1", tree_bytes(model_dir))
     assert len(stored_keys(endpoint, bucket)) == client.last_push.chunks_stored >= 3
     # The API server saw the chunk routes neither way: every body went to and came from S3 directly.
-    assert metric(served, "modelreg_http_received_bytes_total", route=PUT_ROUTE) == 0
+    for route in (PUT_ROUTE, UPLOAD_ROUTE):
+        assert metric(served, "modelreg_http_received_bytes_total", route=route) == 0
     assert metric(served, "modelreg_http_sent_bytes_total", route=GET_ROUTE) == 0
     assert metric(served, "modelreg_http_sent_bytes_total", route=READ_ROUTE) == 0
-    assert metric(served, "modelreg_http_requests_total", method="PUT", route=PUT_ROUTE, status="201") == 0
+    uploads = metric(served, "modelreg_http_requests_total", method="POST", route=UPLOAD_ROUTE, status="200")
+    assert uploads == 0
 
 
 def test_without_direct_transfers_the_same_client_goes_through_the_server(
@@ -132,7 +135,7 @@ def test_without_direct_transfers_the_same_client_goes_through_the_server(
         client.push("churn", model_dir)
         path = client.pull("churn/1", dest=tmp_path / "out")
         assert tree_bytes(Path(path)) == tree_bytes(model_dir)
-        assert metric(app, "modelreg_http_received_bytes_total", route=PUT_ROUTE) >= 3_000_019
+        assert metric(app, "modelreg_http_received_bytes_total", route=UPLOAD_ROUTE) >= 3_000_019
         assert metric(app, "modelreg_http_sent_bytes_total", route=READ_ROUTE) >= 3_000_000
         answer = app.post("/api/v1/chunks/missing?upload_urls=true", json={"digests": [digest(b"x")]})
         assert answer.json() == {"missing": [digest(b"x")], "uploads": {}}
@@ -344,8 +347,8 @@ def test_serve_direct_transfers_end_to_end_and_refused_on_a_file_store(
             pulled = client.pull("churn/1", dest=tmp_path / "out")
         assert tree_bytes(Path(pulled)) == tree_bytes(model_dir)
         metrics = httpx.get(f"{url}/metrics", timeout=10).text
-        assert 'modelreg_http_received_bytes_total{route="/api/v1/chunks/{digest}"}' not in metrics
-        assert '/chunks/{digest}"' not in metrics  # neither route was ever called
+        assert 'modelreg_http_received_bytes_total{route="/api/v1/chunks"}' not in metrics
+        assert '/chunks/{digest}"' not in metrics and '/chunks/read"' not in metrics  # no chunk route called
         assert "commits verify them by" in log.read_text()
     finally:
         server.send_signal(signal.SIGTERM)

@@ -35,7 +35,7 @@ from tests.conftest import tree_bytes
 
 BIN = Path(sys.executable).parent
 BIG = 200 * 1024 * 1024
-CHUNK_ROUTE = "/api/v1/chunks/{digest}"
+CHUNK_ROUTE = "/api/v1/chunks"  # pushes upload in batches
 
 
 @dataclass
@@ -248,14 +248,20 @@ def test_a_chunk_whose_body_does_not_match_its_digest_is_refused_and_not_stored(
     server = serve(f"sqlite:///{tmp_path / 'registry.db'}", f"file://{store}")
     claimed = sha256_bytes(b"the real bytes")
     with closing(HttpBackend(server.url)) as backend:
-        with pytest.raises(errors.DigestMismatch) as caught:
-            backend.put_chunk(claimed, b"other bytes")
-        assert caught.value.code == "DIGEST_MISMATCH"
-        assert backend.missing_chunks([claimed]) == [claimed]
+        good = sha256_bytes(b"a good chunk")
+        with pytest.raises(errors.DigestMismatch) as caught:  # one bad chunk: none of the batch is stored
+            backend.put_chunks([(good, b"a good chunk"), (claimed, b"other bytes")])
+        assert caught.value.code == "DIGEST_MISMATCH" and caught.value.details["digest"] == claimed
+        assert backend.missing_chunks([good, claimed]) == [good, claimed]
         assert published_chunks(store) == []
-        assert backend.put_chunk(claimed, memoryview(b"the real bytes")) is True
-        assert backend.put_chunk(claimed, b"the real bytes") is False  # already there: nothing written
-        assert backend.missing_chunks([claimed]) == []
+        assert backend.put_chunks([(claimed, memoryview(b"the real bytes")), (good, b"a good chunk")]) == [
+            True,
+            True,
+        ]
+        # Already there: nothing written; a chunk named twice in one batch is stored once.
+        again = [(claimed, b"the real bytes"), (good, b"a good chunk"), (good, b"a good chunk")]
+        assert backend.put_chunks(again) == [False, False, False]
+        assert backend.missing_chunks([claimed, good]) == []
 
 
 def test_a_commit_referencing_a_missing_chunk_fails_and_creates_nothing(serve: Serve, tmp_path: Path) -> None:
@@ -272,14 +278,14 @@ def test_a_commit_referencing_a_missing_chunk_fails_and_creates_nothing(serve: S
         ]
     )
     with closing(HttpBackend(server.url)) as backend:
-        backend.put_chunk(sha256_bytes(stored), stored)
+        backend.put_chunks([(sha256_bytes(stored), stored)])
         with pytest.raises(errors.ChunkNotFound) as caught:
             backend.commit_version("m", manifest, idempotency_key="attempt-1")
         assert caught.value.details["missing"] == [sha256_bytes(lost)]
         with pytest.raises(errors.ModelNotFound):
             backend.get_model("m")
         assert backend.list_models().items == []
-        backend.put_chunk(sha256_bytes(lost), lost)  # the client uploads what was missing and commits again
+        backend.put_chunks([(sha256_bytes(lost), lost)])  # the client uploads what was missing, commits again
         assert backend.commit_version("m", manifest, idempotency_key="attempt-1").version == 1
 
 

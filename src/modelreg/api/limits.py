@@ -1,8 +1,9 @@
 """Request body limits: an oversized body gets 413 PAYLOAD_TOO_LARGE.
 
-Three limits: chunk uploads (``PUT /api/v1/chunks/{digest}``, raw bytes, 64 MiB by default, the largest chunk
-a manifest may list), MLflow artifact uploads (``PUT /api/2.0/mlflow-artifacts/artifacts/<path>``, one whole
-file, 64 GiB by default) and every other body (JSON, 32 MiB by default; a commit's manifest is the largest).
+Three limits: chunk uploads (``PUT /api/v1/chunks/{digest}``, and ``POST /api/v1/chunks`` with several; raw
+bytes, 64 MiB by default, the largest chunk a manifest may list), MLflow artifact uploads (``PUT
+/api/2.0/mlflow-artifacts/artifacts/<path>``, one whole file, 64 GiB by default) and every other body (JSON,
+32 MiB by default; a commit's manifest is the largest).
 
 Buffered bodies (all but artifact uploads): a declared ``Content-Length`` over the limit is refused before a
 byte is read; a body without one (chunked transfer encoding) is counted while it arrives and refused as soon
@@ -26,11 +27,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from modelreg.api.errors import error_response
 from modelreg.errors import PayloadTooLarge
 
-__all__ = ["ARTIFACT_PATHS", "CHUNK_PATH", "BodyLimit", "Limits"]
+__all__ = ["ARTIFACT_PATHS", "CHUNKS_PATH", "CHUNK_PATH", "BodyLimit", "Limits"]
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 CHUNK_PATH = "/api/v1/chunks/"
+CHUNKS_PATH = "/api/v1/chunks"
 ARTIFACT_PATHS = ("/api/2.0/mlflow-artifacts/artifacts/", "/ajax-api/2.0/mlflow-artifacts/artifacts/")
 
 
@@ -45,7 +47,7 @@ class Limits:
     def for_request(self, method: str, path: str) -> int:
         if self.streams(method, path):
             return self.max_artifact_bytes
-        if method == "PUT" and path.startswith(CHUNK_PATH):
+        if (method == "PUT" and path.startswith(CHUNK_PATH)) or (method == "POST" and path == CHUNKS_PATH):
             return self.max_chunk_bytes
         return self.max_json_bytes
 

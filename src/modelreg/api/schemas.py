@@ -69,6 +69,7 @@ __all__ = [
 
 MAX_DIGESTS = 10_000  # per missing-chunks / known-files request; the SDK batches
 MAX_READ_CHUNKS = 1_024  # per chunk-batch read; the SDK asks for about 8 MiB at a time
+MAX_UPLOAD_CHUNKS = 64  # per chunk-batch upload, named in its query string (~5.5 KB of URL at most)
 _TEXT = 1 << 20  # characters in a free-text search field
 
 

@@ -145,14 +145,25 @@ class HttpBackend:
             self._direct.offer_uploads(answer.get("uploads"))
         return missing
 
-    def put_chunk(self, digest: str, data: bytes | memoryview) -> bool:
-        """Upload one chunk; True when it was new. Straight to the object store when the server handed out
-        a URL for it (which binds the sha256), else through the server, which answers DIGEST_MISMATCH."""
-        wanted = parse_digest(digest)
-        stored = self._direct.put(wanted, data)
-        if stored is not None:
-            return stored
-        return bool(_field(self._json("PUT", f"/chunks/{wanted}", retry=True, content=data), "stored"))
+    def put_chunks(self, chunks: Sequence[tuple[str, bytes | memoryview]]) -> list[bool]:
+        """Upload chunks, (digest, bytes) each; True for each that was new. Straight to the object store when
+        the server handed out a URL for it (which binds the sha256); the rest in one ``POST /chunks``, which
+        verifies each (DIGEST_MISMATCH stores none of them). A push sends at most MAX_CHUNK bytes at once,
+        so a server that takes its largest chunk takes any batch."""
+        wanted = [(parse_digest(digest), data) for digest, data in chunks]
+        stored = [self._direct.put(digest, data) for digest, data in wanted]
+        rest = [index for index, flag in enumerate(stored) if flag is None]
+        if rest:
+            named = [f"{wanted[i][0]}:{_nbytes(wanted[i][1])}" for i in rest]
+            answer = self._json(
+                "POST", "/chunks", retry=True, params={"chunk": named}, content=[wanted[i][1] for i in rest]
+            )
+            flags = _build(_flags, _field(answer, "stored"))
+            if len(flags) != len(rest):
+                raise StorageUnavailable(f"the registry answered {len(flags)} flags for {len(rest)} chunks")
+            for index, flag in zip(rest, flags, strict=True):
+                stored[index] = flag
+        return [bool(flag) for flag in stored]
 
     def known_files(self, digests: Sequence[str]) -> dict[str, list[tuple[str, int]]]:
         wanted = [parse_digest(d) for d in dict.fromkeys(digests)]
@@ -735,6 +746,16 @@ def _field(data: Any, key: str) -> Any:
     if not isinstance(data, dict) or key not in data:
         raise StorageUnavailable(f"the registry answered with an unexpected document: no {key!r} field")
     return data[key]
+
+
+def _flags(values: list[Any]) -> list[bool]:
+    if not isinstance(values, list) or not all(isinstance(value, bool) for value in values):
+        raise TypeError(f"expected a list of booleans, got {values!r:.200}")
+    return values
+
+
+def _nbytes(data: bytes | memoryview) -> int:
+    return data.nbytes if isinstance(data, memoryview) else len(data)
 
 
 def _chunk_lists(files: dict[str, Any]) -> dict[str, list[tuple[str, int]]]:

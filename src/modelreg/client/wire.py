@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from typing import Any, cast
@@ -78,11 +78,12 @@ class Wire:
         *,
         retry: bool,
         body: Any = None,
-        params: Mapping[str, str | int] | None = None,
-        content: bytes | memoryview | None = None,
+        params: Mapping[str, str | int | Sequence[str]] | None = None,
+        content: bytes | memoryview | Sequence[bytes | memoryview] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """One API call: the 2xx response, or our error. ``body`` is sent as JSON, ``content`` as bytes."""
+        """One API call: the 2xx response, or our error. ``body`` is sent as JSON, ``content`` as bytes (a
+        sequence of buffers is sent back to back, without joining them first)."""
         request_headers, payload = self._prepare(body, content, headers)
         url = self.base_url + path
         attempt = 0
@@ -113,7 +114,10 @@ class Wire:
             attempt += 1
 
     def _prepare(
-        self, body: Any, content: bytes | memoryview | None, headers: Mapping[str, str] | None
+        self,
+        body: Any,
+        content: bytes | memoryview | Sequence[bytes | memoryview] | None,
+        headers: Mapping[str, str] | None,
     ) -> tuple[dict[str, str], Iterable[bytes] | bytes | None]:
         request_headers = {**self._headers, **(headers or {})}
         payload: Iterable[bytes] | bytes | None = None
@@ -121,11 +125,12 @@ class Wire:
             payload = encode_json(body)
             request_headers["Content-Type"] = "application/json"
         elif content is not None:
-            # A one-item tuple (re-iterable for retries) hands the view itself to the HTTP layer: no copy
-            # here; h11 copies it once into the socket write, and an explicit length avoids chunked coding.
-            payload = cast("Iterable[bytes]", (content,))
+            # A tuple (re-iterable for retries) hands the buffers themselves to the HTTP layer: no copy
+            # here; h11 copies each once into the socket write, and an explicit length avoids chunked coding.
+            pieces = (content,) if isinstance(content, bytes | memoryview) else tuple(content)
+            payload = cast("Iterable[bytes]", pieces)
             request_headers["Content-Type"] = "application/octet-stream"
-            size = content.nbytes if isinstance(content, memoryview) else len(content)
+            size = sum(p.nbytes if isinstance(p, memoryview) else len(p) for p in pieces)
             request_headers["Content-Length"] = str(size)
         return request_headers, payload
 
@@ -155,7 +160,7 @@ class Wire:
         url: str,
         headers: dict[str, str],
         payload: Iterable[bytes] | bytes | None,
-        params: Mapping[str, str | int] | None,
+        params: Mapping[str, str | int | Sequence[str]] | None,
         *,
         stream: bool = False,
     ) -> tuple[httpx.Response | None, str | None, bool]:

@@ -1,6 +1,6 @@
 """Content use cases, mixed into ``Registry``: what a client needs to push and pull.
 
-    push: known_files → missing_chunks / plan_upload → put_chunk (or presigned PUTs) → commit
+    push: known_files → missing_chunks / plan_upload → put_chunks in batches (or presigned PUTs) → commit
     pull: manifest → read_chunks in batches / read_chunk (or chunk_downloads: presigned GETs)
 
 Chunk uploads need ``version:create`` on some model (the model is checked at commit); every read is
@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from modelreg.access import Permission
+from modelreg.blobs import check_chunk
 from modelreg.blobs.presign import PresignedRequest
 from modelreg.digest import parse_digest
 from modelreg.errors import ChunkNotFound, VersionDeleted, VersionPurged
@@ -46,15 +47,23 @@ class ContentCases:
         return [d for d in wanted if d in missing]
 
     def put_chunk(self, digest: str, data: bytes | memoryview) -> bool:
-        """Store one chunk after verifying its sha256; True when its bytes were new.
+        """Store one chunk after verifying its sha256; True when its bytes were new."""
+        return self.put_chunks([(digest, data)])[0]
 
-        Without ``verify_file_digests`` (the embedded SDK) the caller is this process, which hashed the
-        bytes an instant ago, so the store skips its own sha256 pass (a third one over every pushed byte)."""
+    def put_chunks(self, chunks: Sequence[tuple[str, bytes | memoryview]]) -> list[bool]:
+        """Store several chunks, (digest, bytes) each: a push's batch. True for each whose bytes were new.
+
+        All or nothing on bad input: every digest is parsed and every chunk verified against its sha256
+        (``DigestMismatch`` names the first that fails) before any is stored. The embedded SDK
+        (``verify_chunks`` off) hashed the bytes an instant ago in this process, so there they are not
+        hashed again (that would be a third sha256 pass over every pushed byte); a server always verifies."""
         registry = _registry(self)
         registry.actor.require_somewhere(Permission.VERSION_CREATE)
-        if registry.verify_file_digests:
-            return registry.chunks.put(parse_digest(digest), data)
-        return registry.chunks.put(parse_digest(digest), data, verified=True)
+        wanted = [(parse_digest(digest), data) for digest, data in chunks]
+        if registry.verify_chunks:
+            for digest, data in wanted:
+                check_chunk(digest, data, stored=False)
+        return [registry.chunks.put(digest, data, verified=True) for digest, data in wanted]
 
     def known_files(self, digests: Sequence[str]) -> dict[str, list[tuple[str, int]]]:
         """Whole-file digests already stored → their chunk lists: such files need no chunking or upload.

@@ -90,6 +90,7 @@ class Registry(
         actor: Actor,
         clock: Clock = utc_now,
         verify_file_digests: bool = True,
+        verify_chunks: bool = True,
         gc_grace_seconds: float = DEFAULT_GC_GRACE_SECONDS,
         direct: DirectTransfers | None = None,
         audit_production_pulls: bool = False,
@@ -99,6 +100,9 @@ class Registry(
         client claims (a wrong one would poison the known-files table). The embedded SDK turns it off: there
         the client is this process, which computed the digests itself and can write the store anyway; a
         server does only when its operator says so (``MODELREG_VERIFY_FILE_DIGESTS``, see registry/direct.py).
+
+        ``verify_chunks``: check each uploaded chunk against its sha256 before storing it. Only the embedded
+        SDK turns it off, for the same reason (it hashed those bytes an instant ago); a server always checks.
 
         ``gc_grace_seconds``: garbage collection keeps an unreferenced chunk that long after it was written
         or after a client was told it is present (see ``registry.collection``).
@@ -121,6 +125,7 @@ class Registry(
         self.chunks = chunks
         self.actor = actor
         self.verify_file_digests = verify_file_digests
+        self.verify_chunks = verify_chunks
         self.gc_grace_seconds = float(gc_grace_seconds)
         self.direct = direct
         self.audit_production_pulls = audit_production_pulls
@@ -134,6 +139,7 @@ class Registry(
             actor=actor,
             clock=self._clock,
             verify_file_digests=self.verify_file_digests,
+            verify_chunks=self.verify_chunks,
             gc_grace_seconds=self.gc_grace_seconds,
             direct=self.direct,
             audit_production_pulls=self.audit_production_pulls,

@@ -3,19 +3,20 @@
     scan ─► stat cache: unchanged since a past push? ─ yes ─► its sha256, nothing read
               └─ no: small file ─► sha256 (thread pool, one file per thread)
               └─ no: large file ─► sha256 in one thread, overlapped with: split (safetensors / FastCDC)
-                                   ─► sha256 per chunk (thread pool) ─► missing_chunks? ─► put_chunk (pool)
+                                   ─► sha256 per chunk (thread pool) ─► missing_chunks? ─► put_chunks (pool)
     sha256 known ─► known_files? ─ yes ─► reuse its chunk list (a large file stops chunking there)
-                                 └─ no ──► split ─► sha256 per chunk ─► missing_chunks? ─► put_chunk
+                                 └─ no ──► split ─► sha256 per chunk ─► missing_chunks? ─► put_chunks
     ─► Manifest ─► commit_version (one transaction)
-                       └─ CHUNK_BEING_COLLECTED / CHUNK_NOT_FOUND ─► missing_chunks? ─► put_chunk ─► commit
+                       └─ CHUNK_BEING_COLLECTED / CHUNK_NOT_FOUND ─► missing_chunks? ─► put_chunks ─► commit
 
 hashlib releases the GIL on large buffers, so hashing and uploads use every core. A large file that is not
 in the stat cache is most likely new, so its chunk work starts at once beside the whole-file hash (both read
 the same page-cache bytes) instead of after it; were it known after all, chunking stops as soon as its hash
 is, and only the chunk hashing done meanwhile was wasted (its uploads were skipped: missing_chunks said the
-chunks are stored). A commit refused because chunks vanished since they were checked (garbage collection took
-them, or the store lost them) is retried a few times, with backoff, after uploading those chunks again from
-the local files.
+chunks are stored). Missing chunks are uploaded a few at a time (``put_chunks``: one request over HTTP), at
+most MAX_CHUNK bytes together, so a server that accepts the largest chunk accepts every upload. A commit
+refused because chunks vanished since they were checked (garbage collection took them, or the store lost
+them) is retried a few times, with backoff, after uploading those chunks again from the local files.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from modelreg.chunking import MAX_CHUNK, Span, split, split_fastcdc, split_safetensors
 from modelreg.digest import Digest, sha256_bytes
@@ -42,12 +43,15 @@ from modelreg.types import CommitReport, ModelVersion, PushStats
 __all__ = ["Progress", "PushBackend", "push"]
 
 Progress = Callable[[str, int], None]
+T = TypeVar("T")
 _READ_BLOCK = 8 * 1024 * 1024
 _BATCH = 256  # chunks cut, hashed and uploaded together
 # Files at least this large overlap their whole-file hash with chunking; smaller ones are hashed first,
 # many at once, which keeps a push of many small known files to one known_files query.
 _OVERLAP_MIN = 32 * 1024 * 1024
 _QUERY = 10_000  # digests per missing-chunk query (the API's limit)
+_UPLOAD_BYTES = MAX_CHUNK  # bytes per put_chunks call (a single larger chunk goes alone)
+_UPLOAD_CHUNKS = 64  # chunks per put_chunks call (the API's limit)
 _COMMIT_ATTEMPTS = 8
 _COMMIT_BACKOFF = 0.05  # seconds before the first re-upload; doubles each time (with jitter), ≤ 2 s
 
@@ -55,7 +59,7 @@ _COMMIT_BACKOFF = 0.05  # seconds before the first re-upload; doubles each time 
 class PushBackend(Protocol):
     def known_files(self, digests: Sequence[str]) -> dict[str, list[tuple[str, int]]]: ...
     def missing_chunks(self, digests: Sequence[str]) -> list[str]: ...
-    def put_chunk(self, digest: str, data: bytes | memoryview) -> bool: ...
+    def put_chunks(self, chunks: Sequence[tuple[str, bytes | memoryview]]) -> list[bool]: ...
     def commit(self, name: str, manifest: Manifest, **metadata: Any) -> CommitReport: ...
 
 
@@ -156,28 +160,42 @@ def _upload_again(
     backend: PushBackend, pool: ThreadPoolExecutor, files: dict[LocalFile, FileRecord], tally: _Tally
 ) -> None:
     """Upload the manifest's chunks the registry now says are missing, read again from the local files."""
-    where: dict[str, tuple[LocalFile, int, int]] = {}  # chunk → (file, offset, size), first occurrence
+    where: dict[str, _Place] = {}  # chunk → its first occurrence
     for local, record in files.items():
         offset = 0
         for chunk in record.chunks:
-            where.setdefault(chunk.digest, (local, offset, chunk.size))
+            where.setdefault(chunk.digest, _Place(local, offset, chunk.size))
             offset += chunk.size
     wanted = list(where)
     missing: list[str] = []
     for start in range(0, len(wanted), _QUERY):
         missing.extend(backend.missing_chunks(wanted[start : start + _QUERY]))
-    for upload in [pool.submit(_reput, backend, digest, where[digest], tally) for digest in missing]:
+    groups = _groups([(Digest(digest), where[digest]) for digest in missing], lambda place: place.size)
+    for upload in [pool.submit(_reput, backend, group, tally) for group in groups]:
         upload.result()
 
 
-def _reput(backend: PushBackend, digest: str, place: tuple[LocalFile, int, int], tally: _Tally) -> None:
-    local, offset, size = place
-    with _open(local) as handle:
-        handle.seek(offset)
-        data = handle.read(size)
-    if len(data) != size or sha256_bytes(data) != digest:
-        raise InvalidPath(f"file {local.path!r} changed while it was being pushed; push again")
-    _put(backend, Digest(digest), memoryview(data), tally)
+@dataclass(frozen=True, slots=True)
+class _Place:
+    local: LocalFile
+    offset: int
+    size: int
+
+    def read(self) -> bytes:
+        with _open(self.local) as handle:
+            handle.seek(self.offset)
+            data: bytes = handle.read(self.size)
+            return data
+
+
+def _reput(backend: PushBackend, group: list[tuple[Digest, _Place]], tally: _Tally) -> None:
+    chunks: list[tuple[Digest, bytes]] = []
+    for digest, place in group:
+        data = place.read()
+        if sha256_bytes(data) != digest:
+            raise InvalidPath(f"file {place.local.path!r} changed while it was being pushed; push again")
+        chunks.append((digest, data))
+    _put(backend, chunks, tally)
 
 
 def _intact(
@@ -307,11 +325,12 @@ def _upload_batch(
         digests: list[Digest] = [future.result() for future in started]
         tally.chunks_total += len(pieces)
         missing = set(backend.missing_chunks(digests))
-        uploads: list[Future[Any]] = []
+        wanted: list[tuple[Digest, memoryview]] = []
         for digest, piece in zip(digests, pieces, strict=True):
             if digest in missing:
                 missing.discard(digest)  # a chunk repeated inside one batch is uploaded once
-                uploads.append(pool.submit(_put, backend, digest, piece, tally))
+                wanted.append((digest, piece))
+        uploads = [pool.submit(_put, backend, group, tally) for group in _groups(wanted, len)]
         started += uploads
         for upload in uploads:
             upload.result()
@@ -322,11 +341,25 @@ def _upload_batch(
     return [ChunkRef(digest, len(piece)) for digest, piece in zip(digests, pieces, strict=True)]
 
 
-def _put(backend: PushBackend, digest: Digest, piece: memoryview, tally: _Tally) -> bool:
-    written = backend.put_chunk(digest, piece)
-    if written:
-        tally.add("stored", len(piece))
-    return written
+def _groups(items: list[tuple[Digest, T]], size: Callable[[T], int]) -> list[list[tuple[Digest, T]]]:
+    """The chunks in order, in runs of at most _UPLOAD_BYTES and _UPLOAD_CHUNKS: one put_chunks call each."""
+    groups: list[list[tuple[Digest, T]]] = []
+    held = 0
+    for item in items:
+        nbytes = size(item[1])
+        if not groups or held + nbytes > _UPLOAD_BYTES or len(groups[-1]) == _UPLOAD_CHUNKS:
+            groups.append([])
+            held = 0
+        groups[-1].append(item)
+        held += nbytes
+    return groups
+
+
+def _put(backend: PushBackend, chunks: Sequence[tuple[Digest, bytes | memoryview]], tally: _Tally) -> None:
+    written = backend.put_chunks(chunks)
+    for (_, data), new in zip(chunks, written, strict=True):
+        if new:
+            tally.add("stored", len(data))
 
 
 @contextmanager

@@ -2,9 +2,10 @@
 plain file downloads.
 
 The push protocol (DESIGN §3): ``POST /files/known`` and ``POST /chunks/missing`` say what need not be sent,
-``PUT /chunks/{digest}`` uploads the rest (each verified on receipt), then ``POST …/versions`` commits. A
-pull reads the manifest and ``POST …/chunks/read`` for what its cache lacks, a batch of about 8 MiB per
-request (``GET …/chunks/{digest}`` reads one).
+``POST /chunks`` uploads the rest, a batch of about 8 MiB per request, each chunk verified on receipt
+(``PUT /chunks/{digest}`` uploads one), then ``POST …/versions`` commits. A pull reads the manifest and
+``POST …/chunks/read`` for what its cache lacks, about 8 MiB per request (``GET …/chunks/{digest}`` reads
+one).
 
 Direct transfers (``serve --direct-transfers``, ``registry/direct.py``) keep that protocol and add presigned
 URLs to it: ``POST /chunks/missing?upload_urls=true`` answers a PUT per missing chunk, and a manifest marked
@@ -27,6 +28,7 @@ from modelreg.api.responses import ERRORS, answers
 from modelreg.api.schemas import (
     MAX_DIGESTS,
     MAX_READ_CHUNKS,
+    MAX_UPLOAD_CHUNKS,
     ChunksBody,
     ChunkUrlsResponse,
     DigestsBody,
@@ -34,7 +36,7 @@ from modelreg.api.schemas import (
     MissingChunksResponse,
 )
 from modelreg.digest import digest_hex, parse_digest
-from modelreg.errors import PathNotFound, PayloadTooLarge
+from modelreg.errors import InvalidInput, PathNotFound, PayloadTooLarge
 from modelreg.registry.manifest import ChunkRef, check_path, media_type
 
 __all__ = ["router"]
@@ -86,6 +88,57 @@ async def put_chunk(registry: CallerRegistry, digest: ChunkDigest, request: Requ
     # and the event loop keeps serving other requests meanwhile.
     stored = await run_in_threadpool(registry.put_chunk, digest, data)
     return JSONResponse({"stored": stored}, status_code=201 if stored else 200)
+
+
+@router.post(
+    "/chunks",
+    response_model=None,
+    responses={200: {"description": '{"stored": [true, false, …]}: per chunk, whether its bytes were new'}},
+    openapi_extra={"requestBody": {"required": True, "content": _OCTETS}},
+)
+async def put_chunks(
+    registry: CallerRegistry,
+    request: Request,
+    chunk: Annotated[
+        list[str],
+        Query(description=f"`sha256:<64 hex>:<size>` per chunk, in body order; at most {MAX_UPLOAD_CHUNKS}."),
+    ],
+) -> Response:
+    """Upload several chunks in one request: their bytes back to back, each named in the query string.
+
+    The body is the chunks' concatenation (≤ the server's max_chunk_bytes in all), split by the sizes given.
+    Every chunk is verified against its sha256 before any is stored: 422 DIGEST_MISMATCH (naming the first
+    that fails) or a body whose length is not the sizes' sum (400 INVALID_INPUT) stores nothing. ``stored``
+    answers, chunk by chunk, whether its bytes were new."""
+    listed = _listed(chunk)
+    data = await _body(request)
+    expected = sum(size for _, size in listed)
+    if len(data) != expected:
+        raise InvalidInput(
+            f"the body has {len(data)} bytes; the chunks named add up to {expected}",
+            details={"received": len(data), "expected": expected},
+        )
+    view, offset = memoryview(data), 0
+    pieces: list[tuple[str, memoryview]] = []
+    for digest, size in listed:
+        pieces.append((digest, view[offset : offset + size]))
+        offset += size
+    # Hashing and the fsyncs run in a worker thread, as for one chunk.
+    stored = await run_in_threadpool(registry.put_chunks, pieces)
+    return JSONResponse({"stored": stored})
+
+
+def _listed(items: list[str]) -> list[tuple[str, int]]:
+    """The query's ``chunk=sha256:<hex>:<size>`` items as (digest, size), checked before the body is used."""
+    if len(items) > MAX_UPLOAD_CHUNKS:
+        raise PayloadTooLarge(f"{len(items)} chunks in one request; at most {MAX_UPLOAD_CHUNKS}")
+    listed: list[tuple[str, int]] = []
+    for item in items:
+        digest, _, size = item.rpartition(":")
+        if not (size.isascii() and size.isdigit() and len(size) <= 12):
+            raise InvalidInput(f"invalid chunk {item[:100]!r}: expected sha256:<64 hex>:<size in bytes>")
+        listed.append((parse_digest(digest), int(size)))
+    return listed
 
 
 async def _body(request: Request) -> bytes:
