@@ -5,7 +5,8 @@
               └─ no: large file ─► sha256 in one thread, overlapped with: split (safetensors / FastCDC)
                                    ─► sha256 per chunk (thread pool) ─► missing_chunks? ─► put_chunks (pool)
     sha256 known ─► known_files? ─ yes ─► reuse its chunk list (a large file stops chunking there)
-                                 └─ no ──► split ─► sha256 per chunk ─► missing_chunks? ─► put_chunks
+                                 └─ no ──► split, many files at once ─► sha256 per chunk ─► missing_chunks?
+                                                                                          ─► put_chunks
     ─► Manifest ─► commit_version (one transaction)
                        └─ CHUNK_BEING_COLLECTED / CHUNK_NOT_FOUND ─► missing_chunks? ─► put_chunks ─► commit
 
@@ -13,14 +14,17 @@ hashlib releases the GIL on large buffers, so hashing and uploads use every core
 in the stat cache is most likely new, so its chunk work starts at once beside the whole-file hash (both read
 the same page-cache bytes) instead of after it; were it known after all, chunking stops as soon as its hash
 is, and only the chunk hashing done meanwhile was wasted (its uploads were skipped: missing_chunks said the
-chunks are stored). Missing chunks are uploaded a few at a time (``put_chunks``: one request over HTTP), at
-most MAX_CHUNK bytes together, so a server that accepts the largest chunk accepts every upload. A commit
-refused because chunks vanished since they were checked (garbage collection took them, or the store lost
-them) is retried a few times, with backoff, after uploading those chunks again from the local files.
+chunks are stored). New files of known digest are cut a window of files at a time, so a model of many small
+files costs a few requests, not two per file. Missing chunks are uploaded a few at a time (``put_chunks``:
+one request over HTTP), at most MAX_CHUNK bytes together, so a server that accepts the largest chunk accepts
+every upload. A commit refused because chunks vanished since they were checked (garbage collection took them,
+or the store lost them) is retried a few times, with backoff, after uploading those chunks again from the
+local files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import mmap
 import random
@@ -28,7 +32,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -52,6 +55,8 @@ _OVERLAP_MIN = 32 * 1024 * 1024
 _QUERY = 10_000  # digests per missing-chunk query (the API's limit)
 _UPLOAD_BYTES = MAX_CHUNK  # bytes per put_chunks call (a single larger chunk goes alone)
 _UPLOAD_CHUNKS = 64  # chunks per put_chunks call (the API's limit)
+_WINDOW_BYTES = 64 * 1024 * 1024  # new files cut together (a larger file goes alone)
+_WINDOW_FILES = 256  # … and at most this many open at once
 _COMMIT_ATTEMPTS = 8
 _COMMIT_BACKOFF = 0.05  # seconds before the first re-upload; doubles each time (with jitter), ≤ 2 s
 
@@ -103,6 +108,8 @@ def push(
         digests: dict[LocalFile, Digest] = dict(zip(small, hashed, strict=True))
         digests.update(remembered)
         known = _intact(backend, backend.known_files(list(dict.fromkeys(digests.values()))))
+        new = [local for local in local_files if local in digests and digests[local] not in known]
+        uploaded = _upload_files(backend, pool, new, tally)
         files: dict[LocalFile, FileRecord] = {}
         for local in local_files:
             digest = digests.get(local)
@@ -114,9 +121,7 @@ def push(
                 chunks = tuple(ChunkRef(Digest(d), size) for d, size in known[digest])
                 files[local] = FileRecord(local.path, local.size, digest, chunks)
             else:
-                files[local] = FileRecord(
-                    local.path, local.size, digest, _upload_file(backend, pool, local, tally)
-                )
+                files[local] = FileRecord(local.path, local.size, digest, uploaded[local])
         report = _commit(backend, pool, name, files, tally=tally, metadata=metadata)
     if stat_cache is not None:
         stat_cache.remember({f: record.digest for f, record in files.items()}, pushed_at_ns=scanned_at_ns)
@@ -221,16 +226,50 @@ def _hash_file(local: LocalFile, tally: _Tally) -> Digest:
     return Digest("sha256:" + hasher.hexdigest())
 
 
-def _upload_file(
-    backend: PushBackend, pool: ThreadPoolExecutor, local: LocalFile, tally: _Tally
-) -> tuple[ChunkRef, ...]:
-    """Chunk, hash and upload a file whose whole-file digest is already known (and new to the registry)."""
-    if local.size == 0:
-        return ()
-    with _open(local) as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-        refs = _upload_spans(backend, pool, mapped, split(mapped), tally)
-    _check_unchanged(local)
-    return tuple(refs)
+def _upload_files(
+    backend: PushBackend, pool: ThreadPoolExecutor, files: list[LocalFile], tally: _Tally
+) -> dict[LocalFile, tuple[ChunkRef, ...]]:
+    """Chunk, hash and upload files whose whole-file digests are known (and new to the registry), a window
+    of files at a time: their chunks are hashed, asked about and uploaded in batches that span files."""
+    refs: dict[LocalFile, tuple[ChunkRef, ...]] = {}
+    window: list[LocalFile] = []
+    held = 0
+    for local in files:
+        if window and (held + local.size > _WINDOW_BYTES or len(window) == _WINDOW_FILES):
+            refs.update(_upload_window(backend, pool, window, tally))
+            window, held = [], 0
+        window.append(local)
+        held += local.size
+    if window:
+        refs.update(_upload_window(backend, pool, window, tally))
+    return refs
+
+
+def _upload_window(
+    backend: PushBackend, pool: ThreadPoolExecutor, window: list[LocalFile], tally: _Tally
+) -> dict[LocalFile, tuple[ChunkRef, ...]]:
+    refs: list[ChunkRef] = []
+    counts: list[int] = []
+    with contextlib.ExitStack() as stack:  # closed in reverse: the slices, each view, each map, each file
+        pieces: list[memoryview] = []
+        for local in window:
+            spans: list[Span] = []
+            if local.size:
+                handle = stack.enter_context(_open(local))
+                mapped = stack.enter_context(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
+                view = stack.enter_context(memoryview(mapped))
+                spans = split(mapped)
+                pieces.extend(stack.enter_context(view[s.offset : s.offset + s.size]) for s in spans)
+            counts.append(len(spans))
+        for start in range(0, len(pieces), _BATCH):
+            refs.extend(_upload_batch(backend, pool, pieces[start : start + _BATCH], tally))
+    result: dict[LocalFile, tuple[ChunkRef, ...]] = {}
+    position = 0
+    for local, count in zip(window, counts, strict=True):
+        _check_unchanged(local)
+        result[local] = tuple(refs[position : position + count])
+        position += count
+    return result
 
 
 def _push_large(
@@ -362,7 +401,7 @@ def _put(backend: PushBackend, chunks: Sequence[tuple[Digest, bytes | memoryview
             tally.add("stored", len(data))
 
 
-@contextmanager
+@contextlib.contextmanager
 def _open(local: LocalFile) -> Iterator[Any]:
     try:
         with open(local.source, "rb", buffering=0) as handle:
