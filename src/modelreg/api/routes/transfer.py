@@ -2,7 +2,7 @@
 plain file downloads.
 
 The push protocol (DESIGN §3): ``POST /files/known`` and ``POST /chunks/missing`` say what need not be sent,
-``POST /chunks`` uploads the rest, a batch of about 8 MiB per request, each chunk verified on receipt
+``POST /chunks`` uploads the rest, a few chunks (≤ 4 MiB from the SDK) per request, each verified on receipt
 (``PUT /chunks/{digest}`` uploads one), then ``POST …/versions`` commits. A pull reads the manifest and
 ``POST …/chunks/read`` for what its cache lacks, about 8 MiB per request (``GET …/chunks/{digest}`` reads
 one).
