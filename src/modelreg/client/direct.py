@@ -25,6 +25,7 @@ from typing import Any, cast
 
 import httpx
 
+from modelreg.client.wire import nbytes
 from modelreg.digest import sha256_bytes
 
 __all__ = ["DirectChannel", "Ticket"]
@@ -106,8 +107,7 @@ class DirectChannel:
             ticket = self._uploads.pop(digest, None)
         if ticket is None or not ticket.valid or ticket.method != "PUT":
             return None
-        size = data.nbytes if isinstance(data, memoryview) else len(data)
-        headers = {**ticket.headers, "Content-Length": str(size)}
+        headers = {**ticket.headers, "Content-Length": str(nbytes(data))}
         response = self._send(ticket, headers, cast("Iterable[bytes]", (data,)))
         if response is None:
             return None

@@ -25,7 +25,7 @@ from urllib.parse import quote
 import httpx
 
 from modelreg.client.direct import DirectChannel
-from modelreg.client.wire import Wire, decode_json
+from modelreg.client.wire import Wire, decode_json, nbytes
 from modelreg.digest import parse_digest, sha256_bytes
 from modelreg.errors import DigestMismatch, InvalidInput, InvalidMetadata, StorageUnavailable, TagNotFound
 from modelreg.registry.lineage import check_lineage, check_signature
@@ -154,7 +154,7 @@ class HttpBackend:
         stored = [self._direct.put(digest, data) for digest, data in wanted]
         rest = [index for index, flag in enumerate(stored) if flag is None]
         if rest:
-            named = [f"{wanted[i][0]}:{_nbytes(wanted[i][1])}" for i in rest]
+            named = [f"{wanted[i][0]}:{nbytes(wanted[i][1])}" for i in rest]
             answer = self._json(
                 "POST", "/chunks", retry=True, params={"chunk": named}, content=[wanted[i][1] for i in rest]
             )
@@ -752,10 +752,6 @@ def _flags(values: list[Any]) -> list[bool]:
     if not isinstance(values, list) or not all(isinstance(value, bool) for value in values):
         raise TypeError(f"expected a list of booleans, got {values!r:.200}")
     return values
-
-
-def _nbytes(data: bytes | memoryview) -> int:
-    return data.nbytes if isinstance(data, memoryview) else len(data)
 
 
 def _chunk_lists(files: dict[str, Any]) -> dict[str, list[tuple[str, int]]]:

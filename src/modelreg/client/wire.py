@@ -32,7 +32,7 @@ import httpx
 
 from modelreg.errors import InvalidInput, ModelregError, StorageUnavailable
 
-__all__ = ["Wire", "decode_json", "encode_json", "error_from"]
+__all__ = ["Wire", "decode_json", "encode_json", "error_from", "nbytes"]
 
 _RETRY_STATUSES = frozenset({502, 503, 504})
 # Failures that prove the request was never sent, so repeating it cannot repeat a write.
@@ -130,7 +130,7 @@ class Wire:
             pieces = (content,) if isinstance(content, bytes | memoryview) else tuple(content)
             payload = cast("Iterable[bytes]", pieces)
             request_headers["Content-Type"] = "application/octet-stream"
-            size = sum(p.nbytes if isinstance(p, memoryview) else len(p) for p in pieces)
+            size = sum(nbytes(p) for p in pieces)
             request_headers["Content-Length"] = str(size)
         return request_headers, payload
 
@@ -221,6 +221,11 @@ def error_from(response: httpx.Response) -> ModelregError:
     if status >= 500 and "request_id" not in details and (request_id := response.headers.get("X-Request-ID")):
         details = {**details, "request_id": request_id}
     return ModelregError.from_code(code, message, details)
+
+
+def nbytes(data: bytes | memoryview) -> int:
+    """The size of a body buffer in bytes (a memoryview's ``len`` counts items, not bytes)."""
+    return data.nbytes if isinstance(data, memoryview) else len(data)
 
 
 def decode_json(response: httpx.Response) -> Any:
