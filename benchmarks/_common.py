@@ -16,12 +16,17 @@ import platform
 import resource
 import secrets
 import shutil
+import signal
+import socket
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import httpx
 
 __all__ = [
     "MB",
@@ -33,6 +38,7 @@ __all__ = [
     "Summary",
     "banner",
     "format_table",
+    "free_port",
     "machine",
     "measured",
     "parse_args",
@@ -42,8 +48,10 @@ __all__ = [
     "require",
     "scratch_database",
     "scratch_dir",
+    "server_process",
     "summarise",
     "timed",
+    "wait_ready",
 ]
 
 REPO = Path(__file__).resolve().parent.parent
@@ -274,3 +282,51 @@ def require(condition: bool, message: str) -> None:
     """A benchmark's correctness check; unlike ``assert`` it also holds under ``python -O``."""
     if not condition:
         raise SystemExit(f"benchmark check failed: {message}")
+
+
+# Servers ----------------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def server_process(
+    command: list[str], log: Path, *, stdout: Path | None = None, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A server in its own process group (stderr to ``log``, stdout too unless ``stdout`` is given); at the
+    end the whole group is stopped: SIGINT first (uvicorn's clean shutdown), then SIGTERM and SIGKILL for
+    whatever is left (MLflow's server also starts job runners that survive SIGINT)."""
+    with open(log, "wb") as err, open(stdout or os.devnull, "wb") as out:
+        process = subprocess.Popen(
+            command,
+            stdout=out if stdout else err,
+            stderr=err,
+            start_new_session=True,
+            env=env if env is not None else dict(os.environ),
+        )
+    try:
+        yield process
+    finally:
+        for stop, grace in ((signal.SIGINT, 20.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(process.pid, stop)
+            except ProcessLookupError:
+                break  # the whole group is gone
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=grace)
+            time.sleep(0.5)  # the group's other processes exit after its leader
+
+
+def wait_ready(*urls: str, timeout: float = 180.0) -> None:
+    """Wait until every URL answers 200, in turn; exit with a message after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    for url in urls:
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            require(time.monotonic() < deadline, f"{url} did not answer within {timeout:.0f} s")
+            time.sleep(0.25)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

@@ -59,8 +59,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -70,10 +68,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 import modelreg
-from _common import MB, Report, Summary, banner, parse_args, percentile, require, scratch_dir, summarise
+from _common import (
+    MB,
+    Report,
+    Summary,
+    banner,
+    free_port,
+    parse_args,
+    percentile,
+    require,
+    scratch_dir,
+    server_process,
+    summarise,
+    wait_ready,
+)
 from _mlflow_worker import (
     ALIAS,
     MODEL,
@@ -185,7 +194,7 @@ def _servers(root: Path, python: Path, args: argparse.Namespace) -> Iterator[tup
     mlflow_dir, ours_dir = root / "mlflow", root / "modelreg"
     mlflow_dir.mkdir()
     ours_dir.mkdir()
-    mlflow_port, ours_port = _free_port(), _free_port()
+    mlflow_port, ours_port = free_port(), free_port()
     mlflow_cmd = [
         str(python.parent / "mlflow"),
         "server",
@@ -203,12 +212,12 @@ def _servers(root: Path, python: Path, args: argparse.Namespace) -> Iterator[tup
     ours_cmd += ["--workers", str(args.server_workers)]
     access_log = ours_dir / "access.log"
     with (
-        _process(mlflow_cmd, mlflow_dir / "server.log", env=MLFLOW_SERVER_ENV) as _,
-        _process(ours_cmd, ours_dir / "server.log", access_log),
+        server_process(mlflow_cmd, mlflow_dir / "server.log", env={**os.environ, **MLFLOW_SERVER_ENV}),
+        server_process(ours_cmd, ours_dir / "server.log", stdout=access_log),
     ):
         mlflow_url, ours_url = f"http://127.0.0.1:{mlflow_port}", f"http://127.0.0.1:{ours_port}"
         began = time.perf_counter()
-        _wait_healthy(mlflow_url + "/health", ours_url + "/healthz")
+        wait_ready(mlflow_url + "/health", ours_url + "/healthz")
         print(f"  both servers answer after {time.perf_counter() - began:.0f} s", flush=True)
         mlflow = MlflowSide(mlflow_url, python, root, mlflow_dir / "worker.log")
         client = modelreg.connect(ours_url, cache_dir=root / "cache-unused")
@@ -216,49 +225,6 @@ def _servers(root: Path, python: Path, args: argparse.Namespace) -> Iterator[tup
             yield mlflow, ModelregSide(ours_url, client, access_log)
         finally:
             client.close()
-
-
-@contextlib.contextmanager
-def _process(
-    command: list[str], log: Path, stdout: Path | None = None, env: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
-    """A server in its own process group; at the end the whole group is stopped.
-
-    SIGINT first (a clean uvicorn shutdown), then SIGTERM and SIGKILL for whatever is left: MLflow's server
-    also starts job-runner processes that survive SIGINT.
-    """
-    with open(log, "wb") as err, open(stdout or os.devnull, "wb") as out:
-        process = subprocess.Popen(
-            command, stdout=out, stderr=err, start_new_session=True, env={**os.environ, **(env or {})}
-        )
-    try:
-        yield process
-    finally:
-        for stop, grace in ((signal.SIGINT, 20.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, stop)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=grace)
-            time.sleep(0.5)
-
-
-def _wait_healthy(*urls: str, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    for url in urls:
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(url, timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise SystemExit(f"{url} did not answer within {timeout:.0f} s")
-            time.sleep(0.25)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 # Metadata ---------------------------------------------------------------------------------------------------

@@ -35,10 +35,7 @@ import argparse
 import contextlib
 import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import time
 import warnings
@@ -47,9 +44,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from _common import MB, Report, Summary, banner, parse_args, random_file, require, scratch_dir, summarise
+from _common import (
+    MB,
+    Report,
+    Summary,
+    banner,
+    free_port,
+    parse_args,
+    random_file,
+    require,
+    scratch_dir,
+    server_process,
+    summarise,
+    wait_ready,
+)
 
 # MLflow reads these when it is imported and on every call: no telemetry, and a 5xx fails the benchmark at
 # once (MLflow's default retries with backoff would hide a server error behind minutes of waiting).
@@ -161,7 +169,7 @@ class Side:
 def _servers(root: Path) -> Iterator[tuple[Side, Side]]:
     (root / "mlflow").mkdir()
     (root / "modelreg").mkdir()
-    theirs_port, ours_port = _free_port(), _free_port()
+    theirs_port, ours_port = free_port(), free_port()
     theirs = [
         str(BIN / "mlflow"),
         "server",
@@ -175,52 +183,16 @@ def _servers(root: Path) -> Iterator[tuple[Side, Side]]:
     ours += ["--storage-url", f"file://{root / 'modelreg' / 'chunks'}"]
     env = {key: value for key, value in os.environ.items() if not key.startswith("MODELREG_")}
     with (
-        _process(theirs, root / "mlflow" / "server.log", {**env, **MLFLOW_SERVER_ENV}),
-        _process(ours, root / "modelreg" / "server.log", env),
+        server_process(theirs, root / "mlflow" / "server.log", env={**env, **MLFLOW_SERVER_ENV}),
+        server_process(ours, root / "modelreg" / "server.log", env=env),
     ):
         began = time.perf_counter()
-        _wait_ready(f"http://127.0.0.1:{theirs_port}/health", f"http://127.0.0.1:{ours_port}/readyz")
+        wait_ready(f"http://127.0.0.1:{theirs_port}/health", f"http://127.0.0.1:{ours_port}/readyz")
         print(f"  both servers answer after {time.perf_counter() - began:.0f} s", flush=True)
         yield (
             Side("MLflow", f"http://127.0.0.1:{theirs_port}", root / "mlflow" / "artifacts"),
             Side("modelreg", f"http://127.0.0.1:{ours_port}", root / "modelreg" / "chunks"),
         )
-
-
-@contextlib.contextmanager
-def _process(command: list[str], log: Path, env: dict[str, str]) -> Iterator[None]:
-    """A server in its own process group; the whole group (workers included) is stopped at the end."""
-    with open(log, "wb") as sink:
-        process = subprocess.Popen(
-            command, stdout=sink, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-    try:
-        yield
-    finally:
-        for stop, grace in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, stop)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=grace)
-                break
-
-
-def _wait_ready(*urls: str, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    for url in urls:
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(url, timeout=2).status_code == 200:
-                    break
-            require(time.monotonic() < deadline, f"{url} did not answer within {timeout:.0f} s")
-            time.sleep(0.25)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 # Metadata calls ---------------------------------------------------------------------------------------------
