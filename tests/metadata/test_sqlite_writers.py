@@ -6,12 +6,15 @@ import fcntl
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from modelreg.errors import StorageUnavailable
+from modelreg.metadata.engine import SqliteWriters
 from modelreg.metadata.store import SqlMetadataStore
 
 
@@ -106,3 +109,17 @@ def test_a_lock_file_that_cannot_be_opened_leaves_sqlite_to_decide(
     _create(store, "unqueued")
     _create(store, "again")
     assert _exists(store, "unqueued") and _exists(store, "again")
+
+
+def test_a_writer_that_never_gets_its_turn_fails_after_the_timeout(tmp_path: Path) -> None:
+    writers = SqliteWriters(str(tmp_path / "registry.db"), timeout=0.3)
+    with open(tmp_path / "registry.db.write-lock", "a+b") as other:  # another process's descriptor
+        fcntl.flock(other, fcntl.LOCK_EX)
+        began = time.monotonic()
+        with pytest.raises(StorageUnavailable, match=r"no write turn within 0\.3 s"), writers:
+            pass
+        assert 0.3 <= time.monotonic() - began < 5
+        fcntl.flock(other, fcntl.LOCK_UN)
+    with writers:  # the failed wait left nothing held: the next writer gets its turn at once
+        assert _try_flock(tmp_path / "registry.db.write-lock") is False
+    assert _try_flock(tmp_path / "registry.db.write-lock") is True

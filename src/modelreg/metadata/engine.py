@@ -10,8 +10,8 @@ connections are pinged only after a rest (``_postgres_engine``).
 SQLite's writers also queue before ``BEGIN IMMEDIATE`` (``SqliteWriters``): a writer that finds SQLite's lock
 taken sleeps in its busy handler in steps of up to 100 ms and can lose every race to writers that arrive
 later, so 8 concurrent writers over two server processes saw p99 latencies above a second. A lock in the
-process, then ``flock`` on ``<file>.write-lock`` across processes, makes them wait in the kernel instead and
-wake as soon as the writer before them is done.
+process, then an ``flock`` of ``<file>.write-lock`` across processes, makes them wait in the kernel instead,
+which wakes the next as soon as the writer before it is done.
 
 Migrations run at connect when the schema is behind, under a lock (an advisory lock on PostgreSQL, a file
 lock beside the SQLite file) so that many processes starting at once migrate exactly once. Garbage
@@ -25,7 +25,6 @@ import hashlib
 import os
 import threading
 import time
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
+
+from modelreg.errors import StorageUnavailable
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -130,25 +131,30 @@ def _sqlite_engine(url: str) -> Engine:
 class SqliteWriters:
     """The queue of one SQLite database's write transactions: in this process, then across processes.
 
-    Entered around every write transaction of a store, so that its writers wait on a lock (in arrival
-    order within the process; woken by the kernel across processes) rather than in SQLite's busy handler.
+    Entered around every write transaction of a store, so that its writers wait on a lock in the process,
+    then one at a time on an ``flock`` of ``<database>.write-lock``, rather than in SQLite's busy handler
+    (which sleeps up to 100 ms between tries). A taken flock is waited for in the kernel, which wakes the
+    waiter as soon as the holder lets go; the wait runs in a helper thread so that it can time out like
+    SQLite's busy timeout (``StorageUnavailable``): a blocking flock cannot. Each turn opens the lock file
+    anew, so an abandoned wait's descriptor is its own, and a forked child shares nothing.
+
     The flock is only a queue: SQLite's own lock still decides, so a writer that does not take it (another
-    program, a lock file that cannot be opened) is safe, merely back to polling. Held by the thread only
-    while it writes; dies with its process. An in-memory database has only the lock in the process.
+    program, a lock file that cannot be opened) is safe, merely slower to get its turn. It dies with its
+    process. An in-memory database has only the lock in the process.
     """
 
-    def __init__(self, database: str | None) -> None:
+    def __init__(self, database: str | None, *, timeout: float = _SQLITE_BUSY_MS / 1000) -> None:
+        self._timeout = timeout
         self._local = threading.Lock()
         self._path = f"{database}.write-lock" if database and database != ":memory:" else None
-        self._fd = -1
-        self._pid = 0  # the process that opened _fd: a flock is shared by whatever shares the descriptor
-        self._closer: weakref.finalize[Any, Any] | None = None
+        self._held = -1  # the descriptor holding the flock during a turn (only the turn's thread uses it)
 
     def __enter__(self) -> None:
-        self._local.acquire()
+        deadline = time.monotonic() + self._timeout
+        if not self._local.acquire(timeout=self._timeout):
+            raise self._busy()
         try:
-            if (fd := self._descriptor()) >= 0:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+            self._held = self._take(deadline)
         except BaseException:
             self._local.release()
             raise
@@ -156,27 +162,72 @@ class SqliteWriters:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
+        held, self._held = self._held, -1
         try:
-            if self._fd >= 0:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            if held >= 0:
+                os.close(held)  # closing the only descriptor of its open file lets the flock go
         finally:
             self._local.release()
 
-    def close(self) -> None:
-        if self._closer is not None:
-            self._closer()
-        self._fd = -1
+    def _take(self, deadline: float) -> int:
+        """A new descriptor holding the flock, or -1 when the lock file cannot be opened."""
+        if self._path is None:
+            return -1
+        try:
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError:  # a read-only directory: SQLite will refuse the write itself
+            return -1
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            pass
+        except BaseException:
+            os.close(fd)
+            raise
+        held = _FlockWait(fd).result(max(0.0, deadline - time.monotonic()))
+        if held is None:
+            raise self._busy()
+        return held
 
-    def _descriptor(self) -> int:
-        if self._path is not None and self._pid != os.getpid():
-            self._fd, self._pid = -1, os.getpid()  # a parent's descriptor would share the parent's lock
-            try:
-                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            except OSError:  # a read-only directory: SQLite will refuse the write itself
-                self._path = None
-            else:
-                self._closer = weakref.finalize(self, os.close, self._fd)
-        return self._fd
+    def _busy(self) -> StorageUnavailable:
+        return StorageUnavailable(
+            f"metadata database busy: no write turn within {self._timeout:g} s (another writer holds it)"
+        )
+
+
+class _FlockWait:
+    """A blocking flock on ``fd`` in a helper thread, which the caller waits for with a timeout. A wait
+    given up is not cancelled (a blocked flock cannot be): the helper closes ``fd`` when its turn comes,
+    letting the lock go at once."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._done = threading.Event()
+        self._guard = threading.Lock()
+        self._abandoned = False
+        self._failed = False
+        threading.Thread(target=self._wait, name="modelreg-sqlite-turn", daemon=True).start()
+
+    def result(self, timeout: float) -> int | None:
+        """``fd``, holding the flock (the caller's now); -1 when flock failed (``fd`` is closed: no queue
+        then, SQLite decides); None when ``timeout`` passed first (``fd`` is the helper's to close)."""
+        self._done.wait(timeout)
+        with self._guard:
+            if self._done.is_set():
+                return -1 if self._failed else self._fd
+            self._abandoned = True
+            return None
+
+    def _wait(self) -> None:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except OSError:
+            self._failed = True
+        with self._guard:
+            self._done.set()
+            if self._abandoned or self._failed:
+                os.close(self._fd)
 
 
 def alembic_config(connection: Connection) -> Config:

@@ -152,8 +152,6 @@ class SqlMetadataStore:
 
     def close(self) -> None:
         self._engine.dispose()
-        if self._writers is not None:
-            self._writers.close()
 
 
 def _safe(url: str) -> str:
