@@ -19,7 +19,7 @@ from modelreg.registry.policy_source import PolicySource
 from modelreg.registry.principals import local_actor
 from modelreg.registry.service import Registry
 from modelreg.settings import Settings
-from modelreg.transfer.cache import ChunkCache
+from modelreg.transfer.cache import ChunkCache, default_cache_dir
 from modelreg.transfer.statcache import StatCache
 from modelreg.types import MigrationReport
 
@@ -37,7 +37,7 @@ def open_chunk_store(url: str, *, settings: Settings | None = None) -> ChunkStor
     if url == "memory://":
         return MemoryChunkStore()
     if url.startswith("s3://"):
-        return _open_s3(url, settings or Settings())
+        return _open_s3(url, settings or Settings.load())
     if url.startswith("file://"):
         parsed = urlparse(url)
         if parsed.netloc not in ("", "localhost"):
@@ -78,7 +78,7 @@ def connect(
     >>> reg = modelreg.connect("postgresql://postgres@127.0.0.1/test", storage="file:///srv/chunks")
     >>> reg = modelreg.connect("http://127.0.0.1:8080", token="mrt_…")
     """
-    settings = settings or Settings()
+    settings = settings or Settings.load()
     location = os.fspath(target) if target is not None else settings.registry
     if location.startswith(("http://", "https://")):
         return _connect_http(
@@ -111,7 +111,7 @@ def connect(
     stat_root = cache_root if cache_root is not None else _registry_dir(location)
     return Client(
         registry,
-        cache=ChunkCache(cache_root) if cache_root is not None else None,
+        cache=ChunkCache(cache_root, max_bytes=settings.cache_max_bytes) if cache_root is not None else None,
         stat_cache=StatCache(stat_root) if stat_root is not None else None,
         workers=settings.workers,
         on_close=metadata.close,
@@ -141,10 +141,10 @@ def _connect_http(
         url, token=token if token is not None else settings.token, pool_size=settings.workers
     )
     cache_root = cache_dir if cache_dir is not None else settings.cache_dir
-    root = cache_root if cache_root is not None else Path.home() / ".cache" / "modelreg"
+    root = cache_root if cache_root is not None else default_cache_dir()
     return Client(
         backend,
-        cache=ChunkCache(root),
+        cache=ChunkCache(root, max_bytes=settings.cache_max_bytes),
         stat_cache=StatCache(root),
         workers=settings.workers,
         on_close=backend.close,

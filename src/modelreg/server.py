@@ -194,7 +194,7 @@ def direct_transfers(settings: Settings, chunks: ChunkStore) -> DirectTransfers 
 
 def app_from_environment() -> FastAPI:
     """uvicorn's app factory: each worker process builds its app from ``MODELREG_*`` (set by ``serve``)."""
-    return build_app(Settings())
+    return build_app(Settings.load())
 
 
 def serve(settings: Settings) -> None:

@@ -6,16 +6,49 @@ Built once by the entry point (CLI, server) and passed in; nothing reads the env
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any, Self
 
-from pydantic import Field
+from pydantic import ByteSize, Field, TypeAdapter, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+from modelreg.errors import InvalidInput
+
+__all__ = ["Settings", "parse_size"]
+
+# The whole text must be a size: pydantic's ByteSize alone reads "1.5.5GB" as 1 byte (a prefix match).
+_SIZE = re.compile(r"\s*[0-9]{1,18}(\.[0-9]{1,9})?\s*([a-zA-Z]{1,3})?\s*")
+
+
+def parse_size(text: str) -> int:
+    """Bytes, or a number with a decimal (``500MB``) or binary (``20GiB``) unit; ``ValueError`` otherwise."""
+    if _SIZE.fullmatch(text) is None:
+        raise ValueError(
+            f"invalid size {text[:80]!r}: use bytes or a number with a unit, such as 20GiB or 500MB"
+        )
+    try:
+        return int(TypeAdapter(ByteSize).validate_python(text.strip()))
+    except ValidationError:
+        raise ValueError(
+            f"invalid size {text[:80]!r}: unknown unit (use B, kB, MB, GB, KiB, MiB, GiB…)"
+        ) from None
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MODELREG_", extra="ignore")
+
+    @classmethod
+    def load(cls, **values: Any) -> Self:
+        """The settings from the environment and ``values``; an invalid one is ``InvalidInput`` naming its
+        variable (``MODELREG_WORKERS=abc``), not a validation traceback."""
+        try:
+            return cls(**values)
+        except ValidationError as error:
+            first = error.errors()[0]
+            name = f"MODELREG_{str(first['loc'][0]).upper()}" if first["loc"] else "a setting"
+            message = str(first["msg"]).removeprefix("Value error, ")
+            raise InvalidInput(f"invalid setting {name}: {message}") from None
 
     registry: str = Field(
         ".modelreg",
@@ -46,6 +79,14 @@ class Settings(BaseSettings):
         "already on this machine. It also holds the push stat cache (stat-cache.json: files unchanged since "
         "a push are not read again), kept in the registry directory when unset for an embedded registry.",
     )
+    cache_max_bytes: int | None = Field(
+        None,
+        ge=0,
+        description="Bound on the pull cache's chunks, e.g. 20GiB or 50GB (or bytes): after each pull that "
+        "added to the cache, the least recently used chunks are removed until it fits. Unset: unbounded "
+        "(`modelreg cache prune` trims it on demand).",
+    )
+
     actor: str | None = Field(
         None, description="Who the embedded registry records as acting. Default: the OS user."
     )
@@ -139,3 +180,8 @@ class Settings(BaseSettings):
         "but a contributor could record a wrong digest that later pushes of that file reuse; every chunk "
         "is still verified, and SDK pulls still check every file (see docs/architecture.md).",
     )
+
+    @field_validator("cache_max_bytes", mode="before")
+    @classmethod
+    def _size(cls, value: object) -> object:
+        return parse_size(value) if isinstance(value, str) else value

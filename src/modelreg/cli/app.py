@@ -20,6 +20,7 @@ from modelreg.cli import (
     annotate,
     audit,
     browse,
+    cache,
     catalog,
     deployments,
     holds,
@@ -84,6 +85,7 @@ app.add_typer(principals.group_app, name="group", rich_help_panel=_SERVER)
 app.add_typer(principals.role_app, name="role", rich_help_panel=_SERVER)
 app.command(rich_help_panel=_SERVER)(storage.gc)
 app.add_typer(storage.app, name="storage", rich_help_panel=_SERVER)
+app.add_typer(cache.app, name="cache", rich_help_panel=_TRANSFER)
 app.command(rich_help_panel=_SERVER)(migrate.migrate)
 app.command("import-mlflow", rich_help_panel=_SERVER)(import_mlflow.import_mlflow)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,10 +18,43 @@ from modelreg.errors import InvalidInput, InvalidMetadata
 if TYPE_CHECKING:
     from modelreg.types import Dataset, Lineage
 
-__all__ = ["parse_lineage", "parse_metrics", "parse_pairs", "read_json_object"]
+__all__ = [
+    "duration_or_none",
+    "parse_duration",
+    "parse_lineage",
+    "parse_metrics",
+    "parse_pairs",
+    "parse_size",
+    "read_json_object",
+]
 
 _LINEAGE_FIELDS = ("run_id", "code", "datasets", "parents", "environment")
 _DATASET_FIELDS = ("name", "uri", "digest", "role")
+_DURATION = re.compile(r"([1-9][0-9]{0,5})([mhdw])")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30d``, ``12h``, ``90m`` or ``2w``; ``InvalidInput`` otherwise."""
+    duration = duration_or_none(text)
+    if duration is None:
+        raise InvalidInput(f"invalid duration {text[:80]!r}: use 30d, 12h, 90m or 2w")
+    return duration
+
+
+def duration_or_none(text: str) -> timedelta | None:
+    matched = _DURATION.fullmatch(text.strip())
+    return None if matched is None else timedelta(**{_UNITS[matched.group(2)]: int(matched.group(1))})
+
+
+def parse_size(text: str) -> int:
+    """Bytes, or a number with a decimal (``500MB``) or binary (``20GiB``) unit, as settings take them."""
+    from modelreg.settings import parse_size as size  # here: pydantic is not imported for --help
+
+    try:
+        return size(text)
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
 
 
 def parse_pairs(values: list[str] | None, *, option: str) -> dict[str, str]:

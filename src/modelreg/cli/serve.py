@@ -86,13 +86,7 @@ def serve(
         "direct_transfers": direct_transfers or None,
     }
     # The server pulls in FastAPI, uvicorn and SQLAlchemy: import it only when serving, never for --help.
-    from pydantic import ValidationError
-
     from modelreg.server import serve as run_server
     from modelreg.settings import Settings
 
-    try:
-        settings = Settings(**{name: value for name, value in options.items() if value is not None})
-    except ValidationError as error:
-        raise InvalidInput(f"invalid server setting: {error.errors()[0]['msg']}") from None
-    run_server(settings)
+    run_server(Settings.load(**{name: value for name, value in options.items() if value is not None}))

@@ -7,9 +7,8 @@ caller's own token must be an admin's.
 
 from __future__ import annotations
 
-import re
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
@@ -17,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from modelreg.cli.inputs import duration_or_none
 from modelreg.cli.output import emit_json, say
 from modelreg.cli.params import JsonFlag
 from modelreg.cli.session import Session
@@ -33,15 +33,13 @@ app = typer.Typer(
 )
 
 Role = Literal["viewer", "contributor", "approver", "admin", "none"]
-_DURATION = re.compile(r"([1-9][0-9]{0,5})([mhdw])")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def parse_expiry(text: str, *, now: datetime) -> datetime:
     """``30d``, ``12h``, ``90m``, ``2w`` from ``now``, or an ISO-8601 time with a time zone."""
-    matched = _DURATION.fullmatch(text.strip())
-    if matched is not None:
-        return now + timedelta(**{_UNITS[matched.group(2)]: int(matched.group(1))})
+    duration = duration_or_none(text)
+    if duration is not None:
+        return now + duration
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

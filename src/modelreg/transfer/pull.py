@@ -185,9 +185,16 @@ def pull(
     fetch = _Fetcher(backend, version.ref, cache, progress)
     if progress is not None:
         progress("total", manifest.size)
-    with _staging(target) as staging, ThreadPoolExecutor(workers, thread_name_prefix="modelreg-pull") as pool:
-        _Assembly(staging, fetch, pool, version.ref).run(manifest.files)
-        _publish(staging, target)
+    try:
+        with (
+            _staging(target) as staging,
+            ThreadPoolExecutor(workers, thread_name_prefix="modelreg-pull") as pool,
+        ):
+            _Assembly(staging, fetch, pool, version.ref).run(manifest.files)
+            _publish(staging, target)
+    finally:
+        if cache is not None:
+            cache.trim()  # back under its bound, if it has one (after a failed pull too)
     return PullResult(
         path=str(target),
         version=version,
