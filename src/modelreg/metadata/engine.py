@@ -212,12 +212,23 @@ class _FlockWait:
     def result(self, timeout: float) -> int | None:
         """``fd``, holding the flock (the caller's now); -1 when flock failed (``fd`` is closed: no queue
         then, SQLite decides); None when ``timeout`` passed first (``fd`` is the helper's to close)."""
-        self._done.wait(timeout)
+        try:
+            self._done.wait(timeout)
+        except BaseException:  # interrupted: nobody will take the turn, so it must not stay held
+            self._give_up()
+            raise
         with self._guard:
             if self._done.is_set():
                 return -1 if self._failed else self._fd
             self._abandoned = True
             return None
+
+    def _give_up(self) -> None:
+        with self._guard:
+            if not self._done.is_set():
+                self._abandoned = True  # the helper closes fd when its turn comes
+            elif not self._failed:
+                os.close(self._fd)
 
     def _wait(self) -> None:
         try:
