@@ -31,6 +31,22 @@ DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 SDKS = ["embedded", "http"]  # the two implementations of the one SDK interface (DESIGN §2)
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """On an xdist worker with ``--dist loadgroup``: a test marked ``xdist_group`` that lost its group fails.
+
+    xdist appends "@<group>" to the node ids of grouped tests. Such modules start expensive servers once
+    per worker; pytest 9.2 broke the grouping without a word (pytest-dev/pytest-xdist#1386) and the suite
+    took a quarter longer. Never silently again.
+    """
+    grouped = getattr(item.config.option, "loadgroup", False) and item.get_closest_marker("xdist_group")
+    if grouped and "@" not in item.nodeid:
+        pytest.fail(
+            "--dist loadgroup did not group this test marked xdist_group: this pytest and pytest-xdist do "
+            "not work together (see the pytest pin in pyproject.toml)",
+            pytrace=False,
+        )
+
+
 def _admin_engine() -> sqlalchemy.Engine:
     return sqlalchemy.create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
 

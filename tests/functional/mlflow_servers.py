@@ -109,6 +109,8 @@ def run_mlflow_server(tmp_path: Path, *, wait: bool = True) -> Iterator[str]:
         "127.0.0.1",
         "--port",
         str(port),
+        "--workers",  # MLflow's default of 4 processes, each importing MLflow, doubles its start-up here
+        "1",
     ]
     child_env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
     child_env.update(MLFLOW_SERVER_ENV)
