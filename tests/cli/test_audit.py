@@ -10,16 +10,9 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.cli_runs import run, run_in
 
 import modelreg
-from modelreg.cli.app import main
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str, registry: Path | None = None) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main([*(["--registry", str(registry)] if registry else []), *args])
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err
 
 
 @pytest.fixture
@@ -41,32 +34,32 @@ def registry(tmp_path: Path) -> Path:
 @pytest.fixture
 def export(capsys: pytest.CaptureFixture[str], registry: Path, tmp_path: Path) -> Path:
     path = tmp_path / "audit.jsonl"
-    status, out, _ = run(capsys, "audit", "export", "-o", str(path), registry=registry)
+    status, out, _ = run_in(capsys, registry, "audit", "export", "-o", str(path))
     assert (status, out) == (0, "")
     return path
 
 
 def test_list_filters_and_json(capsys: pytest.CaptureFixture[str], registry: Path) -> None:
-    status, out, _ = run(capsys, "--json", "audit", "list", "--model", "churn", registry=registry)
+    status, out, _ = run_in(capsys, registry, "--json", "audit", "list", "--model", "churn")
     events = json.loads(out)
     assert status == 0 and events and {event["model"] for event in events} == {"churn"}
-    status, out, _ = run(capsys, "--json", "audit", "list", "--action", "registry:alias:*", registry=registry)
+    status, out, _ = run_in(capsys, registry, "--json", "audit", "list", "--action", "registry:alias:*")
     assert [event["data"]["after"] for event in json.loads(out)] == [1, 2]
-    status, out, _ = run(capsys, "audit", "list", "--actor", "carol", "--limit", "2", registry=registry)
+    status, out, _ = run_in(capsys, registry, "audit", "list", "--actor", "carol", "--limit", "2")
     assert status == 0 and "registry:model:create" in out and "registry:alias:set" not in out
-    status, out, err = run(capsys, "audit", "list", "--actor", "nobody", registry=registry)
+    status, out, err = run_in(capsys, registry, "audit", "list", "--actor", "nobody")
     assert (status, out, err.strip()) == (0, "", "no audit events match")
 
 
 def test_bad_filters_exit_2(capsys: pytest.CaptureFixture[str], registry: Path) -> None:
-    status, _, err = run(capsys, "audit", "list", "--since", "last week", registry=registry)
+    status, _, err = run_in(capsys, registry, "audit", "list", "--since", "last week")
     assert status == 2 and err.startswith("error: INVALID_INPUT:") and "ISO 8601" in err
 
 
 def test_export_verifies_offline(capsys: pytest.CaptureFixture[str], export: Path, tmp_path: Path) -> None:
     lines = export.read_text().splitlines()
     last = json.loads(lines[-1])
-    status, out, _ = run(capsys, "audit", "verify", "--file", str(export), registry=tmp_path / "nowhere")
+    status, out, _ = run_in(capsys, tmp_path / "nowhere", "audit", "verify", "--file", str(export))
     assert status == 0
     assert out.strip() == f"ok: {len(lines)} events verified; head {last['seq']}:{last['hash']}"
     assert not (tmp_path / "nowhere").exists()  # offline: no registry opened or created
@@ -113,8 +106,7 @@ def test_filtered_export_needs_allow_gaps(
 ) -> None:
     path = tmp_path / "aliases.jsonl"
     assert (
-        run(capsys, "audit", "export", "-o", str(path), "--action", "registry:alias:*", registry=registry)[0]
-        == 0
+        run_in(capsys, registry, "audit", "export", "-o", str(path), "--action", "registry:alias:*")[0] == 0
     )
     status, _, err = run(capsys, "audit", "verify", "--file", str(path))
     assert status == 5 and "is missing" in err
@@ -123,10 +115,10 @@ def test_filtered_export_needs_allow_gaps(
 
 
 def test_registry_chain_verifies(capsys: pytest.CaptureFixture[str], registry: Path) -> None:
-    status, out, _ = run(capsys, "--json", "audit", "verify", registry=registry)
+    status, out, _ = run_in(capsys, registry, "--json", "audit", "verify")
     result = json.loads(out)
     assert status == 0 and result["ok"] is True and result["events"] == result["head_seq"] >= 6
-    status, _, err = run(capsys, "audit", "verify", "--anchor", "nonsense", registry=registry)
+    status, _, err = run_in(capsys, registry, "audit", "verify", "--anchor", "nonsense")
     assert status == 2 and "invalid audit anchor" in err
     status, _, err = run(capsys, "audit", "verify", "--file", "/nonexistent/export.jsonl")
     assert status == 2 and "cannot read audit export" in err
@@ -135,11 +127,11 @@ def test_registry_chain_verifies(capsys: pytest.CaptureFixture[str], registry: P
 def test_show_at_an_instant(capsys: pytest.CaptureFixture[str], registry: Path) -> None:
     with modelreg.connect(registry) as client:
         first_move = client.alias_history("churn", "champion")[0].since
-    status, out, _ = run(
-        capsys, "--json", "show", "churn@champion", "--at", first_move.isoformat(), registry=registry
+    status, out, _ = run_in(
+        capsys, registry, "--json", "show", "churn@champion", "--at", first_move.isoformat()
     )
     assert status == 0 and json.loads(out)["version"] == 1
-    status, out, _ = run(capsys, "--json", "show", "churn@champion", registry=registry)
+    status, out, _ = run_in(capsys, registry, "--json", "show", "churn@champion")
     assert json.loads(out)["version"] == 2
-    status, _, err = run(capsys, "show", "churn@champion", "--at", "2020-01-01T00:00:00Z", registry=registry)
+    status, _, err = run_in(capsys, registry, "show", "churn@champion", "--at", "2020-01-01T00:00:00Z")
     assert status == 3 and err.startswith("error: ALIAS_NOT_FOUND:")

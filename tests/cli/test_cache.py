@@ -8,19 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.cli_runs import run
 
-from modelreg.cli.app import main
 from modelreg.cli.inputs import parse_duration, parse_size
 from modelreg.digest import sha256_bytes
 from modelreg.errors import InvalidInput
 from modelreg.transfer.cache import ChunkCache
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err
 
 
 @pytest.fixture

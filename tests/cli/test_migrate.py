@@ -7,16 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
+from tests.cli_runs import run
 
 import modelreg
-from modelreg.cli.app import main
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err
 
 
 @pytest.fixture

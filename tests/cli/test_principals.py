@@ -12,16 +12,9 @@ import os
 from pathlib import Path
 
 import pytest
+from tests.cli_runs import run_in
 
 import modelreg
-from modelreg.cli.app import main
-
-
-def run(capsys: pytest.CaptureFixture[str], registry: Path, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(["--registry", str(registry), *args])
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err
 
 
 @pytest.fixture
@@ -39,45 +32,46 @@ def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_users_groups_and_roles(registry: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, registry, "user", "add", "bob")[:2] == (0, "created user bob\n")
-    assert run(capsys, registry, "group", "add", "risk-team")[:2] == (0, "created group risk-team\n")
-    assert run(capsys, registry, "group", "member", "add", "risk-team", "user:bob")[:2] == (
+    assert run_in(capsys, registry, "user", "add", "bob")[:2] == (0, "created user bob\n")
+    assert run_in(capsys, registry, "group", "add", "risk-team")[:2] == (0, "created group risk-team\n")
+    assert run_in(capsys, registry, "group", "member", "add", "risk-team", "user:bob")[:2] == (
         0,
         "user:bob is a member of group risk-team\n",
     )
-    assert run(capsys, registry, "role", "grant", "contributor", "group:risk-team", "--models", "risk-*")[
+    assert run_in(capsys, registry, "role", "grant", "contributor", "group:risk-team", "--models", "risk-*")[
         :2
     ] == (
         0,
         "granted contributor on risk-* to group:risk-team\n",
     )
-    listed = json.loads(run(capsys, registry, "role", "list", "--json")[1])
+    listed = json.loads(run_in(capsys, registry, "role", "list", "--json")[1])
     assert [(b["principal"], b["role"], b["models"], b["created_by"]) for b in listed] == [
         ("group:risk-team", "contributor", "risk-*", "root")
     ]
-    status, out, _ = run(capsys, registry, "group", "list")
+    status, out, _ = run_in(capsys, registry, "group", "list")
     assert status == 0 and out.splitlines()[0].split() == ["GROUP", "MEMBERS", "CREATED", "BY"]
     assert out.splitlines()[1].split()[:2] == ["risk-team", "user:bob"]
-    users = json.loads(run(capsys, registry, "user", "list", "--json")[1])
+    users = json.loads(run_in(capsys, registry, "user", "list", "--json")[1])
     assert [(u["name"], u["groups"]) for u in users] == [("bob", ["risk-team"])]
     token = json.loads(
-        run(capsys, registry, "token", "create", "--name", "ci", "--role", "none", "--user", "bob", "--json")[
-            1
-        ]
+        run_in(
+            capsys, registry, "token", "create", "--name", "ci", "--role", "none", "--user", "bob", "--json"
+        )[1]
     )
     assert (token["name"], token["role"], token["user"]) == ("ci", "none", "bob")
     assert (
-        run(capsys, registry, "role", "revoke", "contributor", "group:risk-team", "--models", "risk-*")[0]
+        run_in(capsys, registry, "role", "revoke", "contributor", "group:risk-team", "--models", "risk-*")[0]
         == 0
     )
-    assert run(capsys, registry, "group", "member", "rm", "risk-team", "user:bob")[0] == 0
-    assert run(capsys, registry, "group", "rm", "risk-team")[:2] == (0, "deleted group risk-team\n")
-    assert run(capsys, registry, "user", "rm", "bob")[:2] == (0, "deleted user bob\n")
-    assert json.loads(run(capsys, registry, "user", "list", "--json")[1]) == []
+    assert run_in(capsys, registry, "group", "member", "rm", "risk-team", "user:bob")[0] == 0
+    assert run_in(capsys, registry, "group", "rm", "risk-team")[:2] == (0, "deleted group risk-team\n")
+    assert run_in(capsys, registry, "user", "rm", "bob")[:2] == (0, "deleted user bob\n")
+    assert json.loads(run_in(capsys, registry, "user", "list", "--json")[1]) == []
     assert [
-        t["revoked_at"] is not None for t in json.loads(run(capsys, registry, "token", "list", "--json")[1])
+        t["revoked_at"] is not None
+        for t in json.loads(run_in(capsys, registry, "token", "list", "--json")[1])
     ] == [True]
-    actions = [e["action"] for e in json.loads(run(capsys, registry, "audit", "list", "--json")[1])]
+    actions = [e["action"] for e in json.loads(run_in(capsys, registry, "audit", "list", "--json")[1])]
     assert [a for a in actions if a.split(":")[1] in ("user", "group", "role")] == [
         "registry:user:create",
         "registry:group:create",
@@ -119,21 +113,21 @@ def test_users_groups_and_roles(registry: Path, capsys: pytest.CaptureFixture[st
 def test_bad_input_gets_a_stable_code(
     registry: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], status: int, error: str
 ) -> None:
-    run(capsys, registry, "group", "add", "g")
-    before = run(capsys, registry, "audit", "list", "--json")[1]
-    code, _, err = run(capsys, registry, *args)
+    run_in(capsys, registry, "group", "add", "g")
+    before = run_in(capsys, registry, "audit", "list", "--json")[1]
+    code, _, err = run_in(capsys, registry, *args)
     assert code == status and err.startswith("error: " + error) and err.count("\n") == 1
-    assert run(capsys, registry, "audit", "list", "--json")[1] == before  # nothing changed
+    assert run_in(capsys, registry, "audit", "list", "--json")[1] == before  # nothing changed
 
 
 def test_scoped_user_through_the_cli(
     registry: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run(capsys, registry, "user", "add", "bob")
-    run(capsys, registry, "role", "grant", "contributor", "user:bob", "--models", "risk-*")
+    run_in(capsys, registry, "user", "add", "bob")
+    run_in(capsys, registry, "role", "grant", "contributor", "user:bob", "--models", "risk-*")
     monkeypatch.setenv("MODELREG_ACTOR", "bob")
-    assert [m["name"] for m in json.loads(run(capsys, registry, "models", "--json")[1])] == ["risk-a"]
-    assert run(capsys, registry, "tag", "set", "risk-a", "team", "risk")[0] == 0
+    assert [m["name"] for m in json.loads(run_in(capsys, registry, "models", "--json")[1])] == ["risk-a"]
+    assert run_in(capsys, registry, "tag", "set", "risk-a", "team", "risk")[0] == 0
     for args in (
         ("tag", "set", "ops-b", "team", "ops"),
         ("show", "ops-b"),
@@ -142,8 +136,8 @@ def test_scoped_user_through_the_cli(
         ("token", "create", "--name", "x", "--role", "admin"),
         ("gc",),
     ):
-        code, _, err = run(capsys, registry, *args)
+        code, _, err = run_in(capsys, registry, *args)
         assert (code, err.split(":")[0:2]) == (6, ["error", " PERMISSION_DENIED"]), (args, err)
-    code, _, err = run(capsys, registry, "show", "ops-b")
+    code, _, err = run_in(capsys, registry, "show", "ops-b")
     denied = "bob (none; contributor on risk-*) lacks the model:read permission on model 'ops-b'"
     assert err == f"error: PERMISSION_DENIED: {denied}\n"

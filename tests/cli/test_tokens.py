@@ -7,28 +7,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.cli_runs import run_in
 
-from modelreg.cli.app import main
 from modelreg.cli.tokens import parse_expiry
 from modelreg.errors import InvalidInput
 
 
-def run(capsys: pytest.CaptureFixture[str], registry: Path, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(["--registry", str(registry), *args])
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err
-
-
 def test_create_list_revoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     registry = tmp_path / "reg"
-    status, out, err = run(
+    status, out, err = run_in(
         capsys, registry, "token", "create", "--name", "ci", "--role", "viewer", "--expires", "30d"
     )
     assert status == 0 and out.strip().startswith("mrt_") and out.count("\n") == 1
     assert "created token ci (viewer, expires" in err and "store the secret now" in err
 
-    status, out, _ = run(capsys, registry, "--json", "token", "list")
+    status, out, _ = run_in(capsys, registry, "--json", "token", "list")
     [token] = json.loads(out)
     assert (token["name"], token["role"], token["secret"], token["revoked_at"]) == (
         "ci",
@@ -39,17 +32,17 @@ def test_create_list_revoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     expires = datetime.fromisoformat(token["expires_at"]) - datetime.now(UTC)
     assert timedelta(days=29, hours=23) < expires <= timedelta(days=30)
 
-    assert run(capsys, registry, "token", "revoke", "ci")[1] == "revoked 1 token named ci\n"
-    status, _, err = run(capsys, registry, "token", "revoke", "ci")
+    assert run_in(capsys, registry, "token", "revoke", "ci")[1] == "revoked 1 token named ci\n"
+    status, _, err = run_in(capsys, registry, "token", "revoke", "ci")
     assert status == 3 and err == "error: TOKEN_NOT_FOUND: no active token named 'ci'\n"
-    _, out, _ = run(capsys, registry, "token", "list")
+    _, out, _ = run_in(capsys, registry, "token", "list")
     assert "revoked" in out.splitlines()[1]
 
 
 def test_bad_role_and_expiry_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    status, _, err = run(capsys, tmp_path / "reg", "token", "create", "--name", "x", "--role", "boss")
+    status, _, err = run_in(capsys, tmp_path / "reg", "token", "create", "--name", "x", "--role", "boss")
     assert status == 2 and err.startswith("error: INVALID_INPUT: ") and err.count("\n") == 1
-    status, _, err = run(
+    status, _, err = run_in(
         capsys, tmp_path / "reg", "token", "create", "--name", "x", "--role", "admin", "--expires", "soon"
     )
     assert status == 2 and err.startswith("error: INVALID_INPUT: invalid expiry 'soon'")

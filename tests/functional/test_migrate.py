@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import modelreg
-from modelreg.cli.app import main
+from tests.cli_runs import run
 from tests.conftest import tree_bytes
 from tests.registry.test_migration import rows
 
@@ -34,13 +34,6 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, s3_endpoint: str) -
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("MODELREG_S3_ENDPOINT_URL", s3_endpoint)
     return s3_endpoint
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(exited.value.code or 0), out, err
 
 
 def build_registry(root: Path, work: Path) -> None:
