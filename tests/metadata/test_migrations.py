@@ -44,4 +44,4 @@ def test_migrate_is_a_no_op_when_current(database: str) -> None:
 
 
 def test_head_constant_matches_the_scripts() -> None:
-    assert head_revision() == HEAD == "0012"
+    assert head_revision() == HEAD == "0013"

@@ -109,9 +109,9 @@ class Client:
         ("unchanged", n) for files the stat cache shows unchanged since an earlier push (not read again).
         Raises ``InvalidName``, ``InvalidPath``, ``InvalidMetadata``, ``EmptyModel``, ``PathNotFound``…;
         on any error nothing is registered. With the same ``idempotency_key`` (e.g. a CI job id), a push
-        repeated after a failure returns the version the first one created instead of a second version;
-        over HTTP the commit always carries a key (a fresh one when none is given), so the SDK's own
-        retries never register twice.
+        repeated after a failure (within 24 hours: keys are then forgotten) returns the version the first
+        one created instead of a second version; over HTTP the commit always carries a key (a fresh one
+        when none is given), so the SDK's own retries never register twice.
 
         ``version`` registers the version under that number instead of the next one, for imports from
         another registry that keep their numbers: it needs ``version:import`` and must be above every

@@ -53,7 +53,7 @@ __all__ = [
 
 # The newest migration. Knowing it without loading Alembic keeps every connect to an up-to-date database
 # cheap (Alembic is imported only to migrate); a test checks it equals the scripts' head.
-HEAD = "0012"
+HEAD = "0013"
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 PING_AFTER_IDLE_S = 5.0  # PostgreSQL: a pooled connection idle this long is pinged before use

@@ -249,8 +249,8 @@ class MetadataSession(TrackingSession, Protocol):
         """Whole-file digest → chunk list JSON, for the files already recorded."""
         ...
 
-    def idempotent_result(self, key: str) -> tuple[str, int] | None:
-        """(request digest, version id) remembered for an ``Idempotency-Key``."""
+    def idempotent_result(self, key: str, *, since: datetime) -> tuple[str, int] | None:
+        """(request digest, version id) remembered for an ``Idempotency-Key`` at or after ``since``."""
         ...
 
     # Writes ---------------------------------------------------------------------------------------------
@@ -314,8 +314,11 @@ class MetadataSession(TrackingSession, Protocol):
 
     def mark_deleted(self, version_id: int, *, at: datetime, actor: str) -> None: ...
     def remember_idempotency(
-        self, key: str, request_digest: str, version_id: int, *, at: datetime
-    ) -> None: ...
+        self, key: str, request_digest: str, version_id: int, *, at: datetime, forget_before: datetime
+    ) -> None:
+        """Remembers the key; every key remembered before ``forget_before`` is forgotten."""
+        ...
+
     def audit_head(self) -> tuple[int, str, datetime | None]:
         """(last sequence number, last hash, last event time), holding the chain's write lock until the
         session ends."""

@@ -86,9 +86,9 @@ class Reads:
             result.update({row[0]: row[1] for row in rows})
         return result
 
-    def idempotent_result(self, key: str) -> tuple[str, int] | None:
+    def idempotent_result(self, key: str, *, since: datetime) -> tuple[str, int] | None:
         query = select(idempotency_keys.c.request_digest, idempotency_keys.c.version_id).where(
-            idempotency_keys.c.key == key
+            idempotency_keys.c.key == key, idempotency_keys.c.created_at >= since
         )
         row = self._c.execute(query).first()
         return None if row is None else (row[0], row[1])

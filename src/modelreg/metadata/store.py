@@ -353,7 +353,10 @@ class SqlSession(
     def _touch(self, version_id: int, at: datetime, **values: object) -> None:
         self._c.execute(update(versions).where(versions.c.id == version_id).values(updated_at=at, **values))
 
-    def remember_idempotency(self, key: str, request_digest: str, version_id: int, *, at: datetime) -> None:
+    def remember_idempotency(
+        self, key: str, request_digest: str, version_id: int, *, at: datetime, forget_before: datetime
+    ) -> None:
+        self._c.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < forget_before))
         row = {"key": key, "request_digest": request_digest, "version_id": version_id, "created_at": at}
         self._c.execute(insert(idempotency_keys).values(**row))
 

@@ -322,7 +322,8 @@ audit_head = Table(
     Column("hash", String(64), nullable=False),
 )
 
-# A commit retried with the same Idempotency-Key returns the version the first attempt created.
+# A commit retried with the same Idempotency-Key returns the version the first attempt created; keys are
+# forgotten after a while (publish.IDEMPOTENCY_KEY_SECONDS), by the commits that come later.
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
@@ -330,6 +331,7 @@ idempotency_keys = Table(
     Column("request_digest", String(71), nullable=False),
     Column("version_id", ID, ForeignKey("versions.id", ondelete="CASCADE"), nullable=False),
     Column("created_at", TIME, nullable=False),
+    Index(None, "created_at"),
 )
 
 # API tokens: only the sha256 of the secret is stored; the secret is shown once, at creation.

@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from modelreg.access import Permission
@@ -47,6 +48,9 @@ __all__ = ["Publication"]
 
 # Printable ASCII, so the same keys work as HTTP header values and embedded.
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
+# How long a key is remembered: a retry within a day returns the first result; after that the key is
+# forgotten (each keyed commit deletes the expired ones) and a commit with it is a new request.
+IDEMPOTENCY_KEY_SECONDS = 24 * 3600
 _FIGURES = ("chunks_new", "bytes_new", "chunks_deduplicated", "bytes_deduplicated")
 
 
@@ -185,7 +189,13 @@ class Publication:
             )
             collection.check_commit(registry, session, self._chunk_digests, since=checked_after)
             if self.idempotency_key is not None:
-                session.remember_idempotency(self.idempotency_key, self.request_digest, version_id, at=now)
+                session.remember_idempotency(
+                    self.idempotency_key,
+                    self.request_digest,
+                    version_id,
+                    at=now,
+                    forget_before=now - timedelta(seconds=IDEMPOTENCY_KEY_SECONDS),
+                )
             return CommitReport(session.version(version_id), **figures)
 
     def _storage_figures(self, session: MetadataSession) -> dict[str, int]:
@@ -209,7 +219,8 @@ class Publication:
         if session is None:
             with self.registry.metadata.session() as read_session:
                 return self._replay(read_session)
-        remembered = session.idempotent_result(self.idempotency_key)
+        since = self.registry._now() - timedelta(seconds=IDEMPOTENCY_KEY_SECONDS)
+        remembered = session.idempotent_result(self.idempotency_key, since=since)
         if remembered is None:
             return None
         if remembered[0] != self.request_digest:

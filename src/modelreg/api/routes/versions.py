@@ -30,7 +30,10 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        description="A retried commit with the same key returns the first result instead of a new version.",
+        description=(
+            "A retried commit with the same key returns the first result instead of a new version; "
+            "keys are remembered for 24 hours."
+        ),
     ),
 ]
 

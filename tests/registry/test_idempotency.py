@@ -1,0 +1,83 @@
+"""Idempotency keys at the registry: a retry within a day returns the first result, an older key is
+forgotten (and deleted by the next keyed commit), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy
+
+from modelreg import errors
+from modelreg.access import Actor
+from modelreg.connection import open_stores
+from modelreg.digest import sha256_bytes
+from modelreg.metadata.engine import make_engine
+from modelreg.metadata.tables import idempotency_keys
+from modelreg.registry.manifest import ChunkRef, FileRecord, Manifest
+from modelreg.registry.publish import IDEMPOTENCY_KEY_SECONDS
+from modelreg.registry.service import Registry
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def registry(database: str, storage_url: str, clock: Clock) -> Iterator[Registry]:
+    metadata, chunks = open_stores(database, storage=storage_url)
+    yield Registry(metadata, chunks, actor=Actor("root", role="admin"), clock=clock)
+    metadata.close()
+
+
+def manifest_of(registry: Registry, data: bytes) -> Manifest:
+    digest = sha256_bytes(data)
+    registry.put_chunk(digest, data)
+    return Manifest.build([FileRecord("w.bin", len(data), digest, (ChunkRef(digest, len(data)),))])
+
+
+def remembered(database: str) -> list[str]:
+    engine = make_engine(database)
+    try:
+        with engine.connect() as connection:
+            query = sqlalchemy.select(idempotency_keys.c.key).order_by(idempotency_keys.c.key)
+            return list(connection.execute(query).scalars())
+    finally:
+        engine.dispose()
+
+
+def test_a_retry_within_the_window_returns_the_first_version(registry: Registry, clock: Clock) -> None:
+    manifest = manifest_of(registry, os.urandom(1000))
+    first = registry.commit("m", manifest, idempotency_key="job-1")
+    clock.now += timedelta(seconds=IDEMPOTENCY_KEY_SECONDS - 60)
+    assert registry.commit("m", manifest, idempotency_key="job-1").version == first.version
+    with pytest.raises(errors.IdempotencyKeyReused):
+        registry.commit("m", manifest, idempotency_key="job-1", metrics={"auc": 0.5})
+    assert [v.version for v in registry.list_versions("m").items] == [1]
+
+
+def test_an_expired_key_is_a_new_request_and_expired_keys_are_deleted(
+    registry: Registry, clock: Clock, database: str
+) -> None:
+    manifest = manifest_of(registry, os.urandom(1000))
+    registry.commit("m", manifest, idempotency_key="job-1")
+    registry.commit("m", manifest, idempotency_key="job-2", metrics={"auc": 0.5})
+    assert remembered(database) == ["job-1", "job-2"]
+
+    clock.now += timedelta(seconds=IDEMPOTENCY_KEY_SECONDS + 1)
+    again = registry.commit("m", manifest, idempotency_key="job-1", metrics={"auc": 0.7})
+    assert again.version.version == 3  # another request now, not IDEMPOTENCY_KEY_REUSED
+    assert remembered(database) == ["job-1"]  # job-2 expired and went with this commit
+    assert registry.commit("m", manifest, idempotency_key="job-1", metrics={"auc": 0.7}) == again
+    assert [v.version for v in registry.list_versions("m").items] == [3, 2, 1]
