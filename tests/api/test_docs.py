@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from modelreg.api.app import openapi_document
 from modelreg.api.docs import Undocumented, render_reference
@@ -64,3 +65,26 @@ def test_an_undocumented_parameter_fails_generation() -> None:
 
     with pytest.raises(Undocumented, match="parameter 'name' has no description"):
         render_reference(sloppy.openapi())
+
+
+def test_names_are_declared_with_the_registry_patterns_and_checked_by_the_registry(
+    client: TestClient,
+) -> None:
+    """The OpenAPI document shows the patterns (for client generators and contract tests); a name outside
+    them still gets the registry's own error, not a generic validation error."""
+    document = openapi_document()
+    get_model = document["paths"]["/api/v1/models/{name}"]["get"]
+    (pattern,) = [p["schema"]["pattern"] for p in get_model["parameters"] if p["name"] == "name"]
+    alias_route = document["paths"]["/api/v1/models/{name}/aliases/{alias}"]["put"]
+    (alias_pattern,) = [p["schema"]["pattern"] for p in alias_route["parameters"] if p["name"] == "alias"]
+    body = document["components"]["schemas"]["CreateModelBody"]["properties"]["name"]
+    assert body["pattern"] == pattern
+    assert [bool(re.search(pattern, n)) for n in ("churn", "a.b_c-1", "-x", "a b", "x" * 129)] == [
+        True, True, False, False, False
+    ]  # fmt: skip
+    assert [bool(re.search(alias_pattern, a)) for a in ("champion", "9x", "a@b")] == [True, False, False]
+
+    response = client.post("/api/v1/models", json={"name": "a b"})
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "INVALID_NAME")
+    response = client.put("/api/v1/models/churn/aliases/9x", json={"version": 1})
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "INVALID_ALIAS")

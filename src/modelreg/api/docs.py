@@ -135,6 +135,8 @@ def _type(schema: dict[str, Any]) -> str:
         return " \\| ".join(f"`{value!r}`" for value in schema.get("enum", [schema.get("const")]))
     if schema.get("type") in ("array", "object"):
         return _container(schema)
+    if "pattern" in schema:
+        return f"str, `{schema['pattern']}`"
     return _FORMATS.get(schema.get("format", ""), _SCALARS.get(str(schema.get("type")), "any"))
 
 

@@ -11,28 +11,40 @@ same) or ``@sha256:<hex>``. It becomes the SDK reference ``name/3``, ``name/late
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path
 
 from modelreg.errors import InvalidReference
-from modelreg.registry.names import check_alias, check_model_name
+from modelreg.registry.names import (
+    ALIAS_PATTERN,
+    KEY_PATTERN,
+    MODEL_NAME_PATTERN,
+    check_alias,
+    check_model_name,
+)
 
-__all__ = ["AliasName", "ModelName", "VersionRef", "model_name", "version_ref"]
+__all__ = ["AliasName", "ModelName", "TagKey", "VersionRef", "model_name", "version_ref"]
 
 _NUMBER = re.compile(r"[0-9]{1,12}")
 
-_NAME_DOC = "Model name."
-_REF_DOC = "Version selector: a number, `latest`, `@alias` or `@sha256:<hex>`."
+
+def _documented(description: str, pattern: str | None = None) -> Any:
+    """A path parameter whose pattern the OpenAPI document shows; the registry's own check still decides
+    (a mismatch is its INVALID_NAME / INVALID_METADATA error, not a generic validation error)."""
+    return Path(description=description, json_schema_extra={"pattern": f"^{pattern}$"} if pattern else None)
 
 
-def model_name(name: Annotated[str, Path(description=_NAME_DOC)]) -> str:
+_NAME = Annotated[str, _documented("Model name.", MODEL_NAME_PATTERN)]
+_REF = Annotated[str, _documented("Version selector: a number, `latest`, `@alias` or `@sha256:<hex>`.")]
+TagKey = Annotated[str, _documented("Tag key (may contain '/').", KEY_PATTERN)]
+
+
+def model_name(name: _NAME) -> str:
     return check_model_name(name)
 
 
-def version_ref(
-    name: Annotated[str, Path(description=_NAME_DOC)], ref: Annotated[str, Path(description=_REF_DOC)]
-) -> str:
+def version_ref(name: _NAME, ref: _REF) -> str:
     """The SDK reference for ``{name}`` and ``{ref}``."""
     check_model_name(name)
     if ref == "latest" or _NUMBER.fullmatch(ref):
@@ -44,7 +56,11 @@ def version_ref(
     )
 
 
-def alias_name(alias: Annotated[str, Path(description="Alias, without '@'.")]) -> str:
+def alias_name(
+    alias: Annotated[
+        str, _documented("Alias, without '@' (not `latest`, `v<N>` or `sha256`).", ALIAS_PATTERN)
+    ],
+) -> str:
     return check_alias(alias)
 
 

@@ -15,7 +15,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic.config import JsonDict
 
+from modelreg.registry.names import MODEL_NAME_PATTERN
 from modelreg.types import (
     AliasChange,
     AuditEvent,
@@ -126,14 +128,19 @@ class CommitBody(_Body):
     )
 
 
+# Documented as a string of the registry's pattern; typed Any so that the registry's own check answers
+# (INVALID_NAME), not a generic validation error.
+_MODEL_NAME_SCHEMA: JsonDict = {"type": "string", "pattern": f"^{MODEL_NAME_PATTERN}$"}
+
+
 class CreateModelBody(_Body):
-    name: Any = Field(description="The model name (the registry checks it).")
+    name: Any = Field(description="The model name.", json_schema_extra=_MODEL_NAME_SCHEMA)
     description: Any = Field("", description="A string.")
     tags: Any = Field(None, description="{key: string} or null")
 
 
 class RenameModelBody(_Body):
-    new_name: Any = Field(description="The model's new name (the registry checks it).")
+    new_name: Any = Field(description="The model's new name.", json_schema_extra=_MODEL_NAME_SCHEMA)
 
 
 class SearchModelsBody(_Body):

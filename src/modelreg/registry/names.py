@@ -15,9 +15,12 @@ from modelreg.errors import InvalidAlias, InvalidInput, InvalidMetadata, Invalid
 from modelreg.types import STAGES, Stage
 
 __all__ = [
+    "ALIAS_PATTERN",
+    "KEY_PATTERN",
     "MAX_DESCRIPTION",
     "MAX_KEY",
     "MAX_TAG_VALUE",
+    "MODEL_NAME_PATTERN",
     "check_alias",
     "check_description",
     "check_instant",
@@ -27,12 +30,16 @@ __all__ = [
     "check_strings",
 ]
 
-_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+# The patterns as text too: the REST API's OpenAPI document declares them (anchored) for its parameters.
+MODEL_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 # Aliases share MLflow's alphabet (so MLflow clients can use them) but must start with a letter, so that
 # they can never be confused with a version number or a digest in 'name@alias'.
-_ALIAS = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,254}")
+ALIAS_PATTERN = r"[A-Za-z][A-Za-z0-9_-]{0,254}"
+KEY_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.:/ -]{0,249}"
+_MODEL_NAME = re.compile(MODEL_NAME_PATTERN)
+_ALIAS = re.compile(ALIAS_PATTERN)
 _RESERVED_ALIAS = re.compile(r"latest|v\d+|sha256", re.IGNORECASE)
-_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:/ -]{0,249}")
+_KEY = re.compile(KEY_PATTERN)
 
 MAX_KEY = 250
 MAX_TAG_VALUE = 5000  # tags are labels, not documents; descriptions and model cards hold prose

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from modelreg.api.auth import CallerRegistry
-from modelreg.api.params import ModelName
+from modelreg.api.params import ModelName, TagKey
 from modelreg.api.responses import ERRORS, answers, one, page
 from modelreg.api.schemas import CreateModelBody, DescriptionBody, ModelPage, RenameModelBody, TagBody
 from modelreg.types import Model
@@ -15,8 +15,6 @@ from modelreg.types import Model
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"], responses=ERRORS)
-
-TagKey = Annotated[str, Path(description="Tag key (may contain '/').")]
 
 
 @router.get("", **answers(ModelPage))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 
 from modelreg.api.auth import CallerRegistry
-from modelreg.api.params import ModelName, VersionRef
+from modelreg.api.params import ModelName, TagKey, VersionRef
 from modelreg.api.responses import ERRORS, answers, items, one, page
 from modelreg.api.schemas import (
     CommitBody,
@@ -25,7 +25,6 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/models/{name}/versions", tags=["versions"], responses=ERRORS)
 
-TagKey = Annotated[str, Path(description="Tag key (may contain '/').")]
 IdempotencyKey = Annotated[
     str | None,
     Header(
