@@ -25,6 +25,7 @@ import modelreg
 from modelreg.access import Actor
 from modelreg.client.client import Client
 from modelreg.registry.service import Registry
+from tests.clock import Clock
 
 POSTGRES_URL = os.environ.get("MODELREG_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -66,6 +67,12 @@ def postgres_url() -> Iterator[str]:
     with engine.begin() as connection:
         connection.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
     engine.dispose()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A registry clock the test moves by hand."""
+    return Clock()
 
 
 @pytest.fixture(params=DATABASES)

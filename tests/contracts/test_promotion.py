@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from modelreg.access import Actor
 from modelreg.client.client import Client
 from modelreg.registry.service import Registry
 from modelreg.types import Promotion
+from tests.clock import Clock
 from tests.conftest import SDKS, _InProcess
 
 TWO_APPROVALS = """
@@ -33,16 +34,6 @@ models = "churn*"
 target = "production"
 approvals = 2
 """
-
-
-class Clock:
-    """The registry's clock, moved by hand (expiry)."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @dataclass

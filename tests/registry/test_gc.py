@@ -35,19 +35,10 @@ from modelreg.registry.collection import GC_ACTIONS
 from modelreg.registry.manifest import ChunkRef, FileRecord, Manifest
 from modelreg.registry.service import Registry
 from modelreg.types import GcReport
+from tests.clock import Clock
 from tests.conftest import tree_bytes
 
 ROOT = Actor("root", role="admin")
-
-
-class Clock:
-    """A registry clock the test moves by hand (the chunk store keeps the real time)."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class HookedStore:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy
@@ -19,19 +19,7 @@ from modelreg.metadata.tables import idempotency_keys
 from modelreg.registry.manifest import ChunkRef, FileRecord, Manifest
 from modelreg.registry.publish import IDEMPOTENCY_KEY_SECONDS
 from modelreg.registry.service import Registry
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
+from tests.clock import Clock
 
 
 @pytest.fixture
