@@ -69,3 +69,32 @@ def test_an_expired_key_is_a_new_request_and_expired_keys_are_deleted(
     assert remembered(database) == ["job-1"]  # job-2 expired and went with this commit
     assert registry.commit("m", manifest, idempotency_key="job-1", metrics={"auc": 0.7}) == again
     assert [v.version for v in registry.list_versions("m").items] == [3, 2, 1]
+
+
+def test_a_backlog_of_expired_keys_goes_a_bounded_batch_at_a_time(
+    registry: Registry, clock: Clock, database: str
+) -> None:
+    """Each keyed commit forgets at most 100 expired keys, the oldest first, and always its own."""
+    manifest = manifest_of(registry, os.urandom(1000))
+    first = registry.commit("m", manifest, idempotency_key="job-1").version
+    engine = make_engine(database)
+    with engine.begin() as connection:  # 149 keys older than job-1's, old-148 the oldest
+        (version_id,) = connection.execute(sqlalchemy.select(idempotency_keys.c.version_id)).one()
+        connection.execute(
+            sqlalchemy.insert(idempotency_keys),
+            [
+                {
+                    "key": f"old-{n:03}",
+                    "request_digest": "sha256:" + "0" * 64,
+                    "version_id": version_id,
+                    "created_at": first.created_at - timedelta(days=2, seconds=n),
+                }
+                for n in range(149)
+            ],
+        )
+    engine.dispose()
+
+    clock.now += timedelta(seconds=IDEMPOTENCY_KEY_SECONDS + 1)
+    assert registry.commit("m", manifest, idempotency_key="job-1", metrics={"auc": 1.0}).version.version == 2
+    # old-148 … old-049 (the 100 oldest) and job-1's expired row went; job-1 is remembered anew
+    assert remembered(database) == ["job-1", *(f"old-{n:03}" for n in range(49))]

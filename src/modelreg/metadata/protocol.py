@@ -316,7 +316,8 @@ class MetadataSession(TrackingSession, Protocol):
     def remember_idempotency(
         self, key: str, request_digest: str, version_id: int, *, at: datetime, forget_before: datetime
     ) -> None:
-        """Remembers the key; every key remembered before ``forget_before`` is forgotten."""
+        """Remembers the key, and forgets keys remembered before ``forget_before`` (a bounded batch of
+        them, and always an expired row of this key)."""
         ...
 
     def audit_head(self) -> tuple[int, str, datetime | None]:

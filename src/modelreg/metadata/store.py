@@ -68,6 +68,7 @@ from modelreg.types import Model
 __all__ = ["SqlMetadataStore", "SqlSession"]
 
 
+_FORGET_BATCH = 100  # expired idempotency keys deleted by one keyed commit, at most
 # The chain head and its event's time, in one round trip; the row lock (PostgreSQL) orders every writer.
 _LOCK_AUDIT_HEAD = (
     select(audit_head.c.seq, audit_head.c.hash, audit_events.c.at)
@@ -356,7 +357,12 @@ class SqlSession(
     def remember_idempotency(
         self, key: str, request_digest: str, version_id: int, *, at: datetime, forget_before: datetime
     ) -> None:
-        self._c.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < forget_before))
+        # A bounded batch, oldest first, keeps every commit short, even the first after a long backlog (each
+        # keyed commit adds one key and forgets up to 100); an expired row of this very key goes in any case.
+        keys = idempotency_keys.c.key
+        created = idempotency_keys.c.created_at
+        expired = select(keys).where(created < forget_before).order_by(created).limit(_FORGET_BATCH)
+        self._c.execute(delete(idempotency_keys).where(keys.in_(expired) | (keys == key)))
         row = {"key": key, "request_digest": request_digest, "version_id": version_id, "created_at": at}
         self._c.execute(insert(idempotency_keys).values(**row))
 
