@@ -1,5 +1,5 @@
-"""Idempotency keys at the registry: a retry within a day returns the first result, an older key is
-forgotten (and deleted by the next keyed commit), on SQLite and PostgreSQL."""
+"""Idempotency keys at the registry, on SQLite and PostgreSQL: a retry within a day returns the first
+result; an older key is forgotten (its row deleted by the next commit with that key, or by a later batch)."""
 
 from __future__ import annotations
 
@@ -66,35 +66,42 @@ def test_an_expired_key_is_a_new_request_and_expired_keys_are_deleted(
     clock.now += timedelta(seconds=IDEMPOTENCY_KEY_SECONDS + 1)
     again = registry.commit("m", manifest, idempotency_key="job-1", metrics={"auc": 0.7})
     assert again.version.version == 3  # another request now, not IDEMPOTENCY_KEY_REUSED
-    assert remembered(database) == ["job-1"]  # job-2 expired and went with this commit
+    assert remembered(database) == ["job-1", "job-2"]  # job-2 waits for a batch (expired under an hour ago)
     assert registry.commit("m", manifest, idempotency_key="job-1", metrics={"auc": 0.7}) == again
     assert [v.version for v in registry.list_versions("m").items] == [3, 2, 1]
 
 
-def test_a_backlog_of_expired_keys_goes_a_bounded_batch_at_a_time(
+def test_expired_keys_go_in_bounded_batches_once_an_hour_past_their_expiry(
     registry: Registry, clock: Clock, database: str
 ) -> None:
-    """Each keyed commit forgets at most 100 expired keys, the oldest first, and always its own."""
     manifest = manifest_of(registry, os.urandom(1000))
-    first = registry.commit("m", manifest, idempotency_key="job-1").version
+    start = registry.commit("m", manifest, idempotency_key="job-1").version.created_at
     engine = make_engine(database)
-    with engine.begin() as connection:  # 149 keys older than job-1's, old-148 the oldest
+    with engine.begin() as connection:  # a backlog of 1,100 keys, old-1099 the oldest
         (version_id,) = connection.execute(sqlalchemy.select(idempotency_keys.c.version_id)).one()
         connection.execute(
             sqlalchemy.insert(idempotency_keys),
             [
                 {
-                    "key": f"old-{n:03}",
+                    "key": f"old-{n:04}",
                     "request_digest": "sha256:" + "0" * 64,
                     "version_id": version_id,
-                    "created_at": first.created_at - timedelta(days=2, seconds=n),
+                    "created_at": start - timedelta(days=2, seconds=n),
                 }
-                for n in range(149)
+                for n in range(1100)
             ],
         )
     engine.dispose()
+    clock.now = start + timedelta(seconds=IDEMPOTENCY_KEY_SECONDS, minutes=30)  # job-1 expired 30 min ago
 
-    clock.now += timedelta(seconds=IDEMPOTENCY_KEY_SECONDS + 1)
-    assert registry.commit("m", manifest, idempotency_key="job-1", metrics={"auc": 1.0}).version.version == 2
-    # old-148 … old-049 (the 100 oldest) and job-1's expired row went; job-1 is remembered anew
-    assert remembered(database) == ["job-1", *(f"old-{n:03}" for n in range(49))]
+    registry.commit("m", manifest, idempotency_key="job-2")  # the 1,000 oldest go: old-1099 … old-0100
+    assert remembered(database) == ["job-1", "job-2", *(f"old-{n:04}" for n in range(100))]
+    registry.commit("m", manifest, idempotency_key="job-3", tags={"n": "3"})  # the rest, and job-1 with them
+    assert remembered(database) == ["job-2", "job-3"]
+
+    clock.now += timedelta(seconds=IDEMPOTENCY_KEY_SECONDS + 1800)  # job-2 and job-3 expired 30 min ago
+    registry.commit("m", manifest, idempotency_key="job-4", tags={"n": "4"})
+    assert remembered(database) == ["job-2", "job-3", "job-4"]  # not yet an hour past: no batch
+    clock.now += timedelta(minutes=31)
+    registry.commit("m", manifest, idempotency_key="job-5", tags={"n": "5"})
+    assert remembered(database) == ["job-4", "job-5"]

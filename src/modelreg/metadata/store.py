@@ -10,7 +10,7 @@ import functools
 import json
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -20,6 +20,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    func,
     insert,
     literal_column,
     select,
@@ -68,7 +69,19 @@ from modelreg.types import Model
 __all__ = ["SqlMetadataStore", "SqlSession"]
 
 
-_FORGET_BATCH = 100  # expired idempotency keys deleted by one keyed commit, at most
+# Expired idempotency keys go in bounded batches, oldest first, once the oldest is an hour past its expiry:
+# most keyed commits only read the oldest time (the first entry of an index), none deletes over 1,000 keys.
+_FORGET_SLACK = timedelta(hours=1)
+_FORGET_KEY = delete(idempotency_keys).where(idempotency_keys.c.key == bindparam("key"))
+_OLDEST_KEY = select(func.min(idempotency_keys.c.created_at))
+_FORGET_EXPIRED = delete(idempotency_keys).where(
+    idempotency_keys.c.key.in_(
+        select(idempotency_keys.c.key)
+        .where(idempotency_keys.c.created_at < bindparam("before"))
+        .order_by(idempotency_keys.c.created_at)
+        .limit(1000)
+    )
+)
 # The chain head and its event's time, in one round trip; the row lock (PostgreSQL) orders every writer.
 _LOCK_AUDIT_HEAD = (
     select(audit_head.c.seq, audit_head.c.hash, audit_events.c.at)
@@ -357,12 +370,10 @@ class SqlSession(
     def remember_idempotency(
         self, key: str, request_digest: str, version_id: int, *, at: datetime, forget_before: datetime
     ) -> None:
-        # A bounded batch, oldest first, keeps every commit short, even the first after a long backlog (each
-        # keyed commit adds one key and forgets up to 100); an expired row of this very key goes in any case.
-        keys = idempotency_keys.c.key
-        created = idempotency_keys.c.created_at
-        expired = select(keys).where(created < forget_before).order_by(created).limit(_FORGET_BATCH)
-        self._c.execute(delete(idempotency_keys).where(keys.in_(expired) | (keys == key)))
+        self._c.execute(_FORGET_KEY, {"key": key})  # an expired row of this very key
+        oldest = self._c.execute(_OLDEST_KEY).scalar()
+        if oldest is not None and oldest < forget_before - _FORGET_SLACK:
+            self._c.execute(_FORGET_EXPIRED, {"before": forget_before})
         row = {"key": key, "request_digest": request_digest, "version_id": version_id, "created_at": at}
         self._c.execute(insert(idempotency_keys).values(**row))
 
