@@ -49,7 +49,7 @@ __all__ = ["Publication"]
 # Printable ASCII, so the same keys work as HTTP header values and embedded.
 _IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
 # How long a key is remembered: a retry within a day returns the first result; after that the key is
-# forgotten (each keyed commit deletes the expired ones) and a commit with it is a new request.
+# forgotten (later keyed commits delete expired keys in batches) and a commit with it is a new request.
 IDEMPOTENCY_KEY_SECONDS = 24 * 3600
 _FIGURES = ("chunks_new", "bytes_new", "chunks_deduplicated", "bytes_deduplicated")
 
