@@ -316,8 +316,8 @@ class MetadataSession(TrackingSession, Protocol):
     def remember_idempotency(
         self, key: str, request_digest: str, version_id: int, *, at: datetime, forget_before: datetime
     ) -> None:
-        """Remembers the key, and forgets keys remembered before ``forget_before`` (a bounded batch of
-        them, and always an expired row of this key)."""
+        """Remembers the key. Keys remembered before ``forget_before`` are expired: an expired row of this
+        key is replaced; the others are deleted in bounded batches, once the oldest is an hour past it."""
         ...
 
     def audit_head(self) -> tuple[int, str, datetime | None]:

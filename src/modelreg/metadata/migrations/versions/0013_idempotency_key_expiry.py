@@ -1,5 +1,5 @@
-"""Idempotency keys expire: commits forget the keys older than a day, which an index on their creation time
-keeps cheap (before, every key was kept forever).
+"""Idempotency keys expire after a day (before, every key was kept forever): later commits find the expired
+ones through an index on their creation time and delete them in batches.
 
 Revision ID: 0013
 Revises: 0012
