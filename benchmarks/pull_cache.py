@@ -1,69 +1,56 @@
-"""The pull cache's bookkeeping: what a bounded cache costs per pull, and what pruning costs.
+"""The pull cache: what caching a pull costs, what a cached pull saves, and what its bookkeeping costs.
 
-Every cache hit sets the entry's mtime (the least recently used go first), and a bounded cache
-(``MODELREG_CACHE_MAX_BYTES``) scans its directory after a pull that added chunks when its last count plus
-what it added passes the bound (or the count is an hour old). Measured here, on the local disk
-(``benchmarks/.data/``):
+A pull makes each file it writes a cache entry (a hard link, or a copy where the cache is on another file
+system) and indexes each chunk in the cache's SQLite index. Measured here, embedded (SQLite + a ``file://``
+store on the local disk, ``benchmarks/.data/``), pulling one ``--size-mib`` file of random bytes:
 
-- **scan**: ``ChunkCache.usage()`` over a cache of ``--entries`` entries (what a trim's scan costs);
-- **prune with nothing to remove** and **prune removing half**: ``prune`` over the same cache;
-- **cold pull**: an embedded pull of ``--size-mib`` into an empty cache, unbounded, and bounded (the bound
-  above the pull's size) without a count, so that it scans once after the pull;
-- **cached pull**: the same pull again, every chunk in the cache: only the mtime updates (nothing added,
-  so no trim).
+- **no cache**: the embedded default, every chunk read from the store;
+- **cold cache**: the same pull into an empty cache on the same file system (entries are hard links);
+- **cold cache, another file system**: the cache in ``/dev/shm`` (tmpfs), so each entry is a copy;
+- **cached**: the same version again, every chunk read from the cache (``bytes_fetched == 0``, checked);
+- **usage** and **prune** over a cache of ``--entries`` entries (one chunk each): what ``cache info`` and a
+  bounded cache's prune cost.
 
-Each figure is the median of ``--runs`` runs (range beside).
+Each figure is the median of ``--runs`` runs (range beside), with the pulling process's CPU time.
 
-Run:  .venv/bin/python benchmarks/pull_cache.py [--runs 5] [--entries 100000] [--size-mib 512]
+Run:  .venv/bin/python benchmarks/pull_cache.py [--runs 5] [--entries 20000] [--size-mib 512]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import modelreg
 from _common import MB, Report, banner, parse_args, random_file, scratch_dir, summarise, timed
 from modelreg.digest import sha256_bytes
-from modelreg.settings import Settings
 from modelreg.transfer.cache import ChunkCache
+
+_OTHER_FS = Path("/dev/shm")
 
 
 def main() -> int:
     def extra(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--entries", type=int, default=100_000, help="cache entries for the scan figures")
+        parser.add_argument("--entries", type=int, default=20_000, help="cache entries for the bookkeeping")
         parser.add_argument("--size-mib", type=int, default=512, help="size of the pulled model (MiB)")
 
     args = parse_args(__doc__ or "", runs=5, extra=extra)
-    banner(f"pull_cache: {args.entries} entries, a {args.size_mib} MiB pull, {args.runs} runs")
+    banner(f"pull_cache: a {args.size_mib} MiB pull, {args.entries} entries, {args.runs} runs")
     report = Report("pull_cache", args.json)
     with scratch_dir("pull-cache") as root:
-        _scans(report, root / "scan", entries=args.entries, runs=args.runs)
         _pulls(report, root, size=args.size_mib * 2**20, runs=args.runs)
+        _bookkeeping(report, root / "bookkeeping", entries=args.entries, runs=args.runs)
     return report.finish()
 
 
-def _scans(report: Report, root: Path, *, entries: int, runs: int) -> None:
-    cache = ChunkCache(root)
-    scans, trims, prunes = [], [], []
-    for _ in range(runs):
-        _fill(cache, entries)  # back to every entry (the last run's prune removed half)
-        total = cache.usage().bytes
-        scans.append(timed(cache.usage))
-        trims.append(timed(lambda total=total: cache.prune(max_bytes=total)))
-        prunes.append(timed(lambda total=total: cache.prune(max_bytes=total // 2)))
-    labels = ("scan (usage)", "prune with nothing to remove", "prune removing half")
-    for label, samples in zip(labels, (scans, trims, prunes), strict=True):
-        stats = summarise([seconds * 1000 for seconds in samples])
-        report.add(f"{label}, {entries:,} entries", f"{stats.median:.0f} ms", stats.spread(".0f"))
-
-
-def _fill(cache: ChunkCache, entries: int) -> None:
-    for number in range(entries):
-        data = number.to_bytes(8, "big") * 16  # 128 bytes: these figures are about entries, not bytes
-        cache.put(sha256_bytes(data), data)
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _pulls(report: Report, root: Path, *, size: int, runs: int) -> None:
@@ -73,23 +60,71 @@ def _pulls(report: Report, root: Path, *, size: int, runs: int) -> None:
     registry = root / "registry"
     with modelreg.connect(registry) as client:
         client.push("m", model)
-    for bounded in (False, True):
-        settings = Settings(cache_max_bytes=4 * size if bounded else None)
-        label = "bounded" if bounded else "unbounded"
-        cache_dir = root / f"cache-{label}"
-        cold, warm = [], []
-        with modelreg.connect(registry, cache_dir=cache_dir, settings=settings) as client:
-            for run in range(runs):
-                shutil.rmtree(cache_dir / "chunks", ignore_errors=True)
-                (cache_dir / "cache-usage.json").unlink(missing_ok=True)  # no count: the trim scans
-                cold.append(timed(lambda run=run: client.pull("m", dest=root / f"cold-{run}")))
-                warm.append(timed(lambda run=run: client.pull("m", dest=root / f"warm-{run}")))
-                assert client.last_pull is not None and client.last_pull.bytes_fetched == 0
-                for path in (root / f"cold-{run}", root / f"warm-{run}"):
-                    shutil.rmtree(path)
-        for kind, samples in (("cold", cold), ("cached", warm)):
-            rates = summarise([size / seconds / MB for seconds in samples])
-            report.add(f"{kind} pull, {label} cache", f"{rates.median:.0f} MB/s", rates.spread(".0f"))
+    other = Path(tempfile.mkdtemp(prefix="modelreg-bench-", dir=_OTHER_FS)) if _OTHER_FS.is_dir() else None
+    kinds: dict[str, tuple[list[float], list[float]]] = {}
+
+    def measure(kind: str, pull: Callable[[], object]) -> None:
+        walls, cpus = kinds.setdefault(kind, ([], []))
+        before = _cpu()
+        walls.append(timed(pull))
+        cpus.append(_cpu() - before)
+
+    try:
+        for run in range(runs):
+            with modelreg.connect(registry) as client:
+                measure("no cache", lambda run=run: client.pull("m", dest=root / f"plain-{run}"))
+            caches = [("", root / f"cache-{run}")] + ([(", another file system", other)] if other else [])
+            for where, cache_dir in caches:
+                with modelreg.connect(registry, cache_dir=cache_dir) as client:
+                    measure(f"cold cache{where}", lambda run=run: client.pull("m", dest=root / f"cold-{run}"))
+                    measure(f"cached{where}", lambda run=run: client.pull("m", dest=root / f"warm-{run}"))
+                    assert client.last_pull is not None and client.last_pull.bytes_fetched == 0
+                    ChunkCache(cache_dir).clear()
+                for name in (f"cold-{run}", f"warm-{run}"):
+                    shutil.rmtree(root / name)
+            shutil.rmtree(root / f"plain-{run}")
+    finally:
+        if other is not None:
+            shutil.rmtree(other, ignore_errors=True)
+    for kind, (walls, cpus) in kinds.items():
+        rates = summarise([size / seconds / MB for seconds in walls])
+        cpu = summarise(cpus)
+        report.add(
+            f"pull {size // 2**20} MiB, {kind}",
+            f"{rates.median:.0f} MB/s, {cpu.median:.2f} CPU-s",
+            rates.spread(".0f"),
+        )
+
+
+def _bookkeeping(report: Report, root: Path, *, entries: int, runs: int) -> None:
+    usages, keeps, prunes = [], [], []
+    for run in range(runs):
+        cache = ChunkCache(root / f"cache-{run}")
+        files = root / f"pulled-{run}"
+        files.mkdir(parents=True)
+        paths = [files / str(number) for number in range(entries)]
+        for path in paths:
+            path.write_bytes(b"")
+        adopted = cache.adopt(paths)
+        written = []
+        for number, (path, entry) in enumerate(zip(paths, adopted, strict=True)):
+            assert entry is not None
+            data = number.to_bytes(8, "big") * 16  # 128 bytes: these figures are about entries, not bytes
+            path.write_bytes(data)
+            written.append((entry, 0, sha256_bytes(data), data))
+        keeps.append(timed(lambda cache=cache, written=written: cache.keep(written)))
+        usages.append(timed(cache.usage))
+        total = cache.usage().bytes
+        prunes.append(timed(lambda cache=cache, total=total: cache.prune(max_bytes=total // 2)))
+        cache.close()
+        shutil.rmtree(root)
+    for label, samples in (
+        ("index one chunk per entry (keep)", keeps),
+        ("usage", usages),
+        ("prune removing half", prunes),
+    ):
+        stats = summarise([seconds * 1000 for seconds in samples])
+        report.add(f"{label}, {entries:,} entries", f"{stats.median:.0f} ms", stats.spread(".0f"))
 
 
 if __name__ == "__main__":

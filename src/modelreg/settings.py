@@ -74,16 +74,17 @@ class Settings(BaseSettings):
     )
     cache_dir: Path | None = Field(
         None,
-        description="Local pull cache directory (chunks by sha256): a pull fetches only chunks it lacks. "
-        "Unset: ~/.cache/modelreg for an HTTP registry; no cache for local chunk stores, whose chunks are "
-        "already on this machine. It also holds the push stat cache (stat-cache.json: files unchanged since "
-        "a push are not read again), kept in the registry directory when unset for an embedded registry.",
+        description="Local pull cache directory (pulled files, hard-linked, and an index of their chunks by "
+        "sha256): a pull fetches only chunks it lacks. Unset: ~/.cache/modelreg for an HTTP registry; no "
+        "cache for local chunk stores, whose chunks are already on this machine. It also holds the push stat "
+        "cache (stat-cache.json: files unchanged since a push are not read again), kept in the registry "
+        "directory when unset for an embedded registry.",
     )
     cache_max_bytes: int | None = Field(
         None,
         ge=0,
-        description="Bound on the pull cache's chunks, e.g. 20GiB or 50GB (or bytes): after each pull that "
-        "added to the cache, the least recently used chunks are removed until it fits. Unset: unbounded "
+        description="Bound on the pull cache, e.g. 20GiB or 50GB (or bytes): after a pull that took the "
+        "cache over it, the least recently used files are removed down to 90 % of it. Unset: unbounded "
         "(`modelreg cache prune` trims it on demand).",
     )
 

@@ -18,16 +18,20 @@ from modelreg.transfer.cache import ChunkCache
 
 @pytest.fixture
 def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Three entries of 1,000, 2,000 and 3,000 bytes, last used 40, 20 and 0 days ago."""
+    """Three pulled files of 1,000, 2,000 and 3,000 bytes, in the cache, last used 40, 20 and 0 days ago."""
     for name in ("MODELREG_CACHE_DIR", "MODELREG_CACHE_MAX_BYTES"):
         monkeypatch.delenv(name, raising=False)
-    cache = ChunkCache(tmp_path / "cache")
     for size, days in ((1000, 40), (2000, 20), (3000, 0)):
+        cache = ChunkCache(tmp_path / "cache", clock=lambda days=days: time.time() - days * 86_400)
+        pulled = tmp_path / f"pulled-{size}"
+        pulled.write_bytes(b"")
+        [entry] = cache.adopt([pulled])
+        assert entry is not None
         data = os.urandom(size)
-        cache.put(sha256_bytes(data), data)
-        used = time.time() - days * 86_400
-        os.utime(cache._path(sha256_bytes(data)), (used, used))
-    return cache.root
+        pulled.write_bytes(data)
+        cache.keep([(entry, 0, sha256_bytes(data), data)])
+        cache.close()
+    return tmp_path / "cache"
 
 
 def test_info_reports_entries_bytes_and_the_bound(
@@ -39,12 +43,17 @@ def test_info_reports_entries_bytes_and_the_bound(
         "dir": str(cache_dir),
         "max_bytes": None,
         "entries": 3,
+        "chunks": 3,
         "bytes": 6000,
+        "linked_bytes": 6000,
         "removed_entries": 0,
         "removed_bytes": 0,
     }
     status, out, _ = run(capsys, "cache", "info", "--dir", str(cache_dir))
-    assert (status, out) == (0, f"{cache_dir}: 3 chunks, 6.0 kB (unbounded)\n")
+    assert (status, out) == (
+        0,
+        f"{cache_dir}: 3 files, 3 chunks, 6.0 kB, 6.0 kB of it shared with pulled files (unbounded)\n",
+    )
 
 
 def test_prune_by_age_then_by_size(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -53,12 +62,14 @@ def test_prune_by_age_then_by_size(cache_dir: Path, capsys: pytest.CaptureFixtur
     assert json.loads(out) | {"dir": ""} == {
         "dir": "",
         "entries": 2,
+        "chunks": 2,
         "bytes": 5000,
+        "linked_bytes": 5000,
         "removed_entries": 1,
         "removed_bytes": 1000,
     }
     status, out, _ = run(capsys, "cache", "prune", "--dir", str(cache_dir), "--max-size", "3kB")
-    assert (status, out) == (0, f"removed 1 chunks (2.0 kB); 1 left (3.0 kB) in {cache_dir}\n")
+    assert (status, out) == (0, f"removed 1 files (2.0 kB); 1 left (3.0 kB) in {cache_dir}\n")
 
 
 def test_prune_defaults_to_the_configured_bound(
@@ -72,10 +83,13 @@ def test_prune_defaults_to_the_configured_bound(
     assert status == 0 and json.loads(out)["max_bytes"] == 5000
 
 
-def test_clear_removes_every_chunk(cache_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_clear_removes_every_entry_and_no_pulled_file(
+    cache_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     status, out, _ = run(capsys, "cache", "clear", "--dir", str(cache_dir))
-    assert (status, out) == (0, f"removed 3 chunks (6.0 kB); 0 left (0 B) in {cache_dir}\n")
+    assert (status, out) == (0, f"removed 3 files (6.0 kB); 0 left (0 B) in {cache_dir}\n")
     assert ChunkCache(cache_dir).usage().entries == 0
+    assert sorted(path.stat().st_size for path in cache_dir.parent.glob("pulled-*")) == [1000, 2000, 3000]
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,8 @@ happens in real life: to the chunk files on disk, behind the registry's back.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -129,18 +131,23 @@ def test_repush_after_chunk_loss_repairs_the_store(
 def test_corrupt_cache_entry_is_refetched_not_served(
     database: str, storage_url: str, model_dir: Path, tmp_path: Path
 ) -> None:
-    """The local pull cache is verified too: a damaged entry is dropped and read again from the store."""
+    """The local pull cache is verified too: a damaged chunk is dropped and read again from the store. The
+    cache's entry for a pulled file is that file (a hard link), so editing the file damages the entry."""
     cache = tmp_path / "cache"
     with modelreg.connect(database, storage=storage_url, actor="alice", cache_dir=cache) as reg:
         reg.push("cached", model_dir)
-        reg.pull("cached", dest=tmp_path / "first")
+        first = Path(reg.pull("cached", dest=tmp_path / "first"))
         assert reg.last_pull is not None and reg.last_pull.bytes_fetched == reg.last_pull.bytes_total
-        entries = sorted(
-            (p for p in (cache / "chunks").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size
-        )
-        flip_middle_byte(entries[-1])
+        weights = first / "weights.bin"
+        flip_middle_byte(weights)
+        middle = weights.stat().st_size // 2
+        with contextlib.closing(sqlite3.connect(cache / "index.db")) as index:
+            [(damaged,)] = index.execute(
+                "SELECT size FROM chunks WHERE position <= ? AND position + size > ? AND size > 100000",
+                (middle, middle),
+            ).fetchall()
 
         dest = Path(reg.pull("cached", dest=tmp_path / "second"))
         assert tree_bytes(dest) == tree_bytes(model_dir)
         assert reg.last_pull is not None
-        assert reg.last_pull.bytes_fetched == entries[-1].stat().st_size  # only the damaged entry
+        assert 0 < reg.last_pull.bytes_fetched == damaged < weights.stat().st_size  # only the damaged chunk

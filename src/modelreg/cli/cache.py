@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 __all__ = ["app"]
 
 app = typer.Typer(
-    help="The local pull cache (chunks by sha256): how much it holds, and pruning it.", no_args_is_help=True
+    help="The local pull cache (pulled files, their chunks indexed by sha256): what it holds, pruning it.",
+    no_args_is_help=True,
 )
 
 DirOption = Annotated[
@@ -34,7 +35,11 @@ DirOption = Annotated[
 
 @app.command()
 def info(ctx: typer.Context, *, directory: DirOption = None, json_output: JsonFlag = False) -> None:
-    """Where the cache is, how many chunks and bytes it holds, and its bound (MODELREG_CACHE_MAX_BYTES)."""
+    """Where the cache is, what it holds, and its bound (MODELREG_CACHE_MAX_BYTES).
+
+    Its files are hard links to the files pulled where the cache and the destination share a file system:
+    those bytes ("shared with pulled files") take no disk beyond the pulled files until they are deleted.
+    """
     session = Session.of(ctx, json=json_output)
     cache = _cache(directory)
     usage = cache.usage()
@@ -42,7 +47,10 @@ def info(ctx: typer.Context, *, directory: DirOption = None, json_output: JsonFl
         emit_json({"dir": str(cache.root), "max_bytes": cache.max_bytes, **usage.to_dict()})
         return
     bound = "unbounded" if cache.max_bytes is None else f"bound {format_bytes(cache.max_bytes)}"
-    say(f"{cache.root}: {usage.entries} chunks, {format_bytes(usage.bytes)} ({bound})")
+    say(
+        f"{cache.root}: {usage.entries} files, {usage.chunks} chunks, {format_bytes(usage.bytes)}, "
+        f"{format_bytes(usage.linked_bytes)} of it shared with pulled files ({bound})"
+    )
 
 
 @app.command()
@@ -54,7 +62,7 @@ def prune(
         typer.Option(
             "--max-size",
             metavar="SIZE",
-            help="Remove the least recently used chunks until at most SIZE is left: 20GiB, 500MB, or bytes. "
+            help="Remove the least recently used files until at most SIZE is left: 20GiB, 500MB, or bytes. "
             "Default: MODELREG_CACHE_MAX_BYTES.",
         ),
     ] = None,
@@ -63,15 +71,16 @@ def prune(
         typer.Option(
             "--unused-for",
             metavar="DURATION",
-            help="Remove chunks no pull has used for this long: 30d, 12h, 90m or 2w.",
+            help="Remove files no pull has used for this long: 30d, 12h, 90m or 2w.",
         ),
     ] = None,
     directory: DirOption = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Remove cached chunks: those unused for a while, then the least recently used beyond a size.
+    """Remove cached files: those unused for a while, then the least recently used beyond a size.
 
-    Safe while pulls run: a pull that finds a chunk gone fetches it from the registry again.
+    Safe while pulls run: a pull that finds a chunk gone fetches it from the registry again. Pulled files
+    stay where they were pulled: only the cache's link to them goes.
     """
     session = Session.of(ctx, json=json_output)
     cache = _cache(directory)
@@ -84,7 +93,7 @@ def prune(
 
 @app.command()
 def clear(ctx: typer.Context, *, directory: DirOption = None, json_output: JsonFlag = False) -> None:
-    """Remove every cached chunk (the next pull of each version fetches all of it again)."""
+    """Remove every cached file (the next pull of each version fetches all of it again)."""
     session = Session.of(ctx, json=json_output)
     cache = _cache(directory)
     _report(session, cache, cache.clear())
@@ -104,6 +113,6 @@ def _report(session: Session, cache: ChunkCache, usage: CacheUsage) -> None:
         emit_json({"dir": str(cache.root), **usage.to_dict()})
         return
     say(
-        f"removed {usage.removed_entries} chunks ({format_bytes(usage.removed_bytes)}); "
+        f"removed {usage.removed_entries} files ({format_bytes(usage.removed_bytes)}); "
         f"{usage.entries} left ({format_bytes(usage.bytes)}) in {cache.root}"
     )

@@ -81,6 +81,8 @@ class Client:
         self.close()
 
     def close(self) -> None:
+        if self._cache is not None:
+            self._cache.close()
         if self._on_close is not None:
             self._on_close()
             self._on_close = None

@@ -1,38 +1,65 @@
-"""The local pull cache: chunks by sha256, so a pull reads from the store only what it has never seen.
+"""The local pull cache: earlier pulls' files, shared with them by hard links, and an index of which chunk
+lies where in them, so that a pull reads from the store only the chunks this machine has never pulled.
 
     <cache_dir>/
-        chunks/ab/abcdef…   one file per chunk, named by its sha256 hex
+        files/<id>       an entry: a file a pull wrote (a hard link to it), or a copy where a link cannot be
+        index.db         SQLite: each entry's chunks (sha256, offset, size) and when a pull last used it
 
-Entries are published atomically (temp file + rename) without fsync: the cache is disposable, and every
-read is verified, so a torn or corrupted entry is detected, dropped and fetched again, never served.
+A pull makes each file it assembles an entry as soon as the file is created, and indexes each chunk once it
+is verified and written. So a pulled file and its entry are one inode: caching costs no second copy of the
+bytes and no disk beyond what the pull wrote, and an interrupted pull leaves what it fetched in the cache
+for the next one. Where no link can be made (the cache on another file system than the destination), the
+entry is a copy, written chunk by chunk beside the pulled file. The cache never writes to a linked entry.
 
-Size: each hit sets the entry's mtime, so mtimes order entries by last use. ``prune`` removes the least
-recently used entries down to a size, and/or those unused for a while (``modelreg cache prune``). A cache
-given ``max_bytes`` (``MODELREG_CACHE_MAX_BYTES``) trims itself after every pull that added to it: it adds
-what it put to the size last counted (``cache-usage.json``), and scans and prunes (to 90 % of the bound)
-only when that passes the bound or the count is an hour old, since a scan costs ~20 µs per entry here. So
-it exceeds the bound during a pull by at most what that pull adds, and, with concurrent pullers that
-overwrite each other's count, until the next recount. Entries may vanish at any moment (another process
-pruning): a pull then fetches the chunk from the store, as for a corrupt entry.
+Every read is verified: a chunk whose bytes no longer match (the pulled file was edited in place, a write
+was torn) is dropped from the index and fetched from the store. Entries may vanish at any moment (another
+process pruning): a pull then fetches the chunk from the store, as for a damaged one. The cache is best
+effort throughout: one that cannot be read or written (full disk, read-only, a damaged index) never fails
+a pull; a damaged index is deleted with the entries it described and the cache starts empty.
+
+Size: an entry counts the bytes of the chunks indexed in it (a linked entry's bytes are on disk once, for
+the pulled file and the cache together, until the pulled file is deleted). ``prune`` removes the least
+recently used entries down to a size, and/or those unused for a while (``modelreg cache prune``); a cache
+given ``max_bytes`` (``MODELREG_CACHE_MAX_BYTES``) prunes itself to 90 % of the bound after a pull that
+took it over. Whole entries go, so a bound smaller than one pulled file keeps none of it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import secrets
+import shutil
+import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from modelreg.digest import Digest, digest_hex, sha256_bytes
 
-__all__ = ["CacheUsage", "ChunkCache", "default_cache_dir"]
+__all__ = ["CacheEntry", "CacheUsage", "ChunkCache", "default_cache_dir"]
 
-_STALE_TEMP_SECONDS = 3600.0  # a temp file this old is a crashed writer's leftover
-_RECOUNT_SECONDS = 3600.0  # a bounded cache's size is counted again when its last count is this old
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: a new entry never meets an old one's file
+    bytes INTEGER NOT NULL DEFAULT 0,   -- of the chunks indexed in it
+    used REAL NOT NULL                  -- when a pull last wrote or read it (Unix time)
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    entry INTEGER NOT NULL,
+    position INTEGER NOT NULL,          -- the chunk's offset in the entry's file
+    digest BLOB NOT NULL,               -- its sha256, 32 bytes
+    size INTEGER NOT NULL,
+    PRIMARY KEY (entry, position)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS chunks_by_digest ON chunks (digest);
+"""
+_RECOUNT = (
+    "UPDATE entries SET bytes = (SELECT coalesce(sum(size), 0) FROM chunks WHERE entry = ?) WHERE id = ?"
+)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
 def default_cache_dir() -> Path:
@@ -42,163 +69,314 @@ def default_cache_dir() -> Path:
 
 @dataclass(frozen=True, slots=True)
 class CacheUsage:
-    """What a cache holds (``entries`` chunks, ``bytes`` in all) and, after a prune, what it removed."""
+    """What a cache holds (``entries`` files holding ``chunks`` chunks, ``bytes`` in all, of which
+    ``linked_bytes`` in entries that are also a pulled file) and, after a prune, what it removed."""
 
     entries: int
+    chunks: int
     bytes: int
+    linked_bytes: int = 0
     removed_entries: int = 0
     removed_bytes: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return {
             "entries": self.entries,
+            "chunks": self.chunks,
             "bytes": self.bytes,
+            "linked_bytes": self.linked_bytes,
             "removed_entries": self.removed_entries,
             "removed_bytes": self.removed_bytes,
         }
 
 
+@dataclass(frozen=True, slots=True)
+class CacheEntry:
+    """A file being pulled, as a cache entry: ``copy`` when the cache holds its own copy (no link)."""
+
+    id: int
+    copy: bool
+
+
 class ChunkCache:
-    def __init__(self, root: str | os.PathLike[str], *, max_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        max_bytes: int | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         if max_bytes is not None and max_bytes < 0:
             raise ValueError("max_bytes must be >= 0")
         self.root = Path(root)
         self.max_bytes = max_bytes
-        self._chunks = self.root / "chunks"
-        self._usage_file = self.root / "cache-usage.json"
-        self._added = 0  # bytes put since the last trim
-        self._lock = threading.Lock()
+        self._clock = clock
+        self._files = self.root / "files"
+        self._index = self.root / "index.db"
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.RLock()  # one connection, shared by a pull's threads
+        self._used: set[int] = set()  # entries read since the last trim
+        self._grew = False  # chunks indexed since the last trim
 
-    def _path(self, digest: Digest) -> Path:
-        hexdigest = digest_hex(digest)
-        return self._chunks / hexdigest[:2] / hexdigest
+    # -- reading ------------------------------------------------------------------------------------------
 
     def holds(self, digest: Digest) -> bool:
-        """Whether an entry exists (not whether it is intact: ``get`` verifies)."""
-        return self._path(digest).exists()
+        """Whether some entry has the chunk (not whether it is intact: ``get`` verifies)."""
+        found = self._query("SELECT 1 FROM chunks WHERE digest = ? LIMIT 1", (_key(digest),), create=False)
+        return bool(found)
 
     def get(self, digest: Digest) -> bytes | None:
-        """The verified bytes, or None when absent or corrupt (a corrupt entry is removed)."""
-        path = self._path(digest)
-        try:
-            data = path.read_bytes()
-        except OSError:
-            return None
-        if sha256_bytes(data) != digest:
-            with contextlib.suppress(OSError):
-                path.unlink()
-            return None
-        with contextlib.suppress(OSError):
-            os.utime(path)  # used now: the last to be pruned
-        return data
+        """The chunk's verified bytes, or None when no entry holds it intact (damaged places are dropped)."""
+        places = self._query(
+            "SELECT entry, position, size FROM chunks WHERE digest = ? LIMIT 8", (_key(digest),), create=False
+        )
+        for entry, position, size in places:
+            try:
+                fd = os.open(self._files / str(entry), os.O_RDONLY | _O_CLOEXEC)
+            except FileNotFoundError:  # removed by hand, or pruned meanwhile: none of its chunks is there
+                self._remove(entry)
+                continue
+            except OSError:
+                continue
+            try:
+                data = os.pread(fd, size, position)
+            except OSError:
+                data = b""
+            finally:
+                os.close(fd)
+            if len(data) == size and sha256_bytes(data) == digest:
+                with self._lock:
+                    self._used.add(entry)
+                return data
+            with contextlib.suppress(sqlite3.Error), self._transaction() as db:  # damaged: forget this place
+                db.execute("DELETE FROM chunks WHERE entry = ? AND position = ?", (entry, position))
+                db.execute(_RECOUNT, (entry, entry))
+        return None
 
-    def put(self, digest: Digest, data: bytes | memoryview) -> None:
-        """Best effort: a cache that cannot be written (full disk, read-only) never fails a pull."""
-        path = self._path(digest)
-        if path.exists():
-            return
-        temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    # -- writing (by a pull) ------------------------------------------------------------------------------
+
+    def adopt(self, paths: Sequence[Path]) -> list[CacheEntry | None]:
+        """Make each file a pull is about to write an entry: a hard link to it, else an empty copy that
+        ``keep`` fills. None for a file the cache cannot take (it never fails the pull)."""
+        if not paths:
+            return []
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temp.write_bytes(data)
-            os.replace(temp, path)
+            with self._transaction() as db:
+                now = self._clock()
+                ids = [db.execute("INSERT INTO entries (used) VALUES (?)", (now,)).lastrowid for _ in paths]
+            self._files.mkdir(parents=True, exist_ok=True)
+        except (OSError, sqlite3.Error):
+            return [None] * len(paths)
+        return [
+            self._link(entry, path) if entry is not None else None
+            for entry, path in zip(ids, paths, strict=True)
+        ]
+
+    def _link(self, entry: int, path: Path) -> CacheEntry | None:
+        name = self._files / str(entry)
+        try:
+            os.link(path, name)
+            return CacheEntry(entry, copy=False)
         except OSError:
-            with contextlib.suppress(OSError):
-                temp.unlink()
+            pass
+        try:  # another file system, or one without hard links: the cache keeps its own copy
+            os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o644))
+            return CacheEntry(entry, copy=True)
+        except OSError:
+            return None
+
+    def keep(self, written: Sequence[tuple[CacheEntry, int, Digest, bytes]]) -> None:
+        """Index chunks a pull verified and wrote: (entry, offset, digest, bytes); a copy entry is written
+        first. An entry pruned meanwhile takes nothing."""
+        rows = []
+        for entry, offset, digest, data in written:
+            if entry.copy and not self._write_copy(entry, offset, data):
+                continue
+            rows.append((entry.id, offset, _key(digest), len(data)))
+        if not rows:
             return
-        with self._lock:
-            self._added += len(data)
+        try:
+            with self._transaction() as db:
+                db.executemany("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?)", rows)
+                for owner in {row[0] for row in rows}:
+                    if not db.execute(_RECOUNT, (owner, owner)).rowcount:  # pruned meanwhile
+                        db.execute("DELETE FROM chunks WHERE entry = ?", (owner,))
+            self._grew = True
+        except sqlite3.Error:
+            pass
+
+    def _write_copy(self, entry: CacheEntry, offset: int, data: bytes) -> bool:
+        try:
+            fd = os.open(self._files / str(entry.id), os.O_WRONLY | _O_CLOEXEC)
+            try:
+                view = memoryview(data)
+                while view:
+                    written = os.pwrite(fd, view, offset)
+                    view, offset = view[written:], offset + written
+            finally:
+                os.close(fd)
+        except OSError:
+            return False
+        return True
 
     def trim(self) -> CacheUsage | None:
-        """After a pull that added chunks to a bounded cache: the size is estimated from the last count
-        (``cache-usage.json``) plus what this cache added; only when that passes ``max_bytes`` (or the
-        count is over an hour old) is the directory scanned and pruned, to 90 % of the bound so that the
-        next pulls do not scan again at once. None when nothing was scanned."""
+        """After a pull: record when its entries were used, then, if it took a bounded cache over its bound,
+        remove the least recently used entries down to 90 % of it. None when nothing was pruned."""
         with self._lock:
-            added, self._added = self._added, 0
-        if self.max_bytes is None or not added:
-            return None
+            used, self._used = self._used, set()
+            grew, self._grew = self._grew, False
         try:
-            counted = self._counted()
-            if counted is not None and counted + added <= self.max_bytes:
-                self._count(counted + added)
+            if used:
+                now = self._clock()
+                marks = [(now, entry, now) for entry in used]
+                self._write("UPDATE entries SET used = ? WHERE id = ? AND used < ?", marks)
+            if self.max_bytes is None or not grew:
                 return None
-            return self.prune(max_bytes=self.max_bytes * 9 // 10)
-        except OSError:  # best effort, like put: an unreadable cache never fails a pull
+            total = self._query("SELECT coalesce(sum(bytes), 0) FROM entries", (), create=False)[0][0]
+            return self.prune(max_bytes=self.max_bytes * 9 // 10) if total > self.max_bytes else None
+        except (OSError, sqlite3.Error):  # best effort, like every write: never fails a pull
             return None
 
-    def _counted(self) -> int | None:
-        """The bytes the last count found, if it is recent; None when a scan is due."""
-        try:
-            if time.time() - self._usage_file.stat().st_mtime > _RECOUNT_SECONDS:
-                return None
-            counted = json.loads(self._usage_file.read_text())["bytes"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-        return counted if isinstance(counted, int) and counted >= 0 else None
-
-    def _count(self, total: int) -> None:
-        """Remember the cache's size (atomically; concurrent pulls may each overwrite the other's figure,
-        which the hourly recount corrects)."""
-        temp = self._usage_file.with_name(f".{self._usage_file.name}.{secrets.token_hex(6)}.tmp")
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            temp.write_text(json.dumps({"bytes": total}))
-            os.replace(temp, self._usage_file)
-        except OSError:
-            with contextlib.suppress(OSError):
-                temp.unlink()
+    # -- housekeeping -------------------------------------------------------------------------------------
 
     def usage(self) -> CacheUsage:
-        entries = self._entries()
-        return CacheUsage(len(entries), sum(size for _, size, _ in entries))
+        entries = self._query("SELECT id, bytes FROM entries", (), create=False)
+        chunks = self._query("SELECT count(*) FROM chunks", (), create=False)
+        linked = 0
+        for entry, size in entries:
+            with contextlib.suppress(OSError):
+                if os.stat(self._files / str(entry)).st_nlink > 1:
+                    linked += size
+        return CacheUsage(
+            len(entries), chunks[0][0] if chunks else 0, sum(size for _, size in entries), linked_bytes=linked
+        )
 
     def prune(self, *, max_bytes: int | None = None, unused_for: float | None = None) -> CacheUsage:
         """Remove entries unused for ``unused_for`` seconds, then the least recently used ones until at
-        most ``max_bytes`` are left; stale temp files go too. Best effort: an entry that cannot be removed
-        is counted as left."""
-        entries = sorted(self._entries(sweep=True), key=lambda entry: entry[2])  # least recently used first
+        most ``max_bytes`` are left. Also removes what no entry accounts for: entries whose file is gone,
+        files without an entry (a prune interrupted between the two), and an older version's ``chunks/``.
+        Safe while pulls run. An entry whose file cannot be removed is counted as left."""
+        self._sweep()
+        entries = self._query("SELECT id, bytes, used FROM entries ORDER BY used, id", (), create=False)
         total = sum(size for _, size, _ in entries)
-        cutoff = time.time() - unused_for if unused_for is not None else None
+        cutoff = self._clock() - unused_for if unused_for is not None else None
         removed = removed_bytes = 0
-        for path, size, used in entries:
+        for entry, size, used in entries:
             too_old = cutoff is not None and used < cutoff
             if not too_old and (max_bytes is None or total <= max_bytes):
-                break  # sorted by use: every later entry is newer, and the size already fits
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                pass  # pruned by another process meanwhile
-            except OSError:
+                break  # by last use: every later entry is newer, and the size already fits
+            if not self._remove(entry):
                 continue
             total -= size
             removed += 1
             removed_bytes += size
-        self._count(total)
-        return CacheUsage(len(entries) - removed, total, removed, removed_bytes)
+        usage = self.usage()
+        return CacheUsage(
+            usage.entries, usage.chunks, usage.bytes, usage.linked_bytes, removed, removed_bytes
+        )
 
     def clear(self) -> CacheUsage:
-        """Remove every cached chunk (the stat cache beside them stays)."""
+        """Remove every entry (the stat cache beside them stays)."""
         return self.prune(max_bytes=0)
 
-    def _entries(self, *, sweep: bool = False) -> list[tuple[Path, int, float]]:
-        """(path, size, last use) of every entry; with ``sweep``, crashed writers' temp files are removed."""
-        found: list[tuple[Path, int, float]] = []
-        now = time.time()
-        with contextlib.suppress(FileNotFoundError), os.scandir(self._chunks) as shards:
-            for shard in shards:
-                if not shard.is_dir(follow_symlinks=False):
-                    continue
-                with contextlib.suppress(FileNotFoundError), os.scandir(shard.path) as names:
-                    for entry in names:
-                        try:
-                            info = entry.stat(follow_symlinks=False)
-                        except FileNotFoundError:
-                            continue
-                        if entry.name.startswith("."):
-                            if sweep and now - info.st_mtime > _STALE_TEMP_SECONDS:
-                                with contextlib.suppress(OSError):
-                                    os.unlink(entry.path)
-                            continue
-                        found.append((Path(entry.path), info.st_size, info.st_mtime))
-        return found
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def _remove(self, entry: int) -> bool:
+        """Forget an entry, then delete its file (a reader between the two finds the chunk unindexed)."""
+        try:
+            with self._transaction() as db:
+                db.execute("DELETE FROM chunks WHERE entry = ?", (entry,))
+                db.execute("DELETE FROM entries WHERE id = ?", (entry,))
+        except sqlite3.Error:
+            return False
+        try:
+            os.unlink(self._files / str(entry))
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return False
+        return True
+
+    def _sweep(self) -> None:
+        # Files first, then entries: a pull inserts an entry before it links the file, so a file listed
+        # here without an entry read after it was left by an interrupted removal, not a pull in progress.
+        with contextlib.suppress(FileNotFoundError):
+            names = {entry.name for entry in os.scandir(self._files)}
+            known = {str(entry) for (entry,) in self._query("SELECT id FROM entries", (), create=False)}
+            for name in names - known:
+                with contextlib.suppress(OSError):
+                    os.unlink(self._files / name)
+            for name in known - names:
+                if not (self._files / name).exists():  # (not just linked by a pull after the listing)
+                    self._remove(int(name))
+        shutil.rmtree(self.root / "chunks", ignore_errors=True)  # an older version's cache of chunk files
+        with contextlib.suppress(OSError):
+            (self.root / "cache-usage.json").unlink()
+
+    # -- the index ----------------------------------------------------------------------------------------
+
+    def _connect(self, *, create: bool) -> sqlite3.Connection | None:
+        with self._lock:
+            if self._db is None:
+                if not create and not self._index.exists():
+                    return None
+                self.root.mkdir(parents=True, exist_ok=True)
+                try:
+                    self._db = self._open()
+                except sqlite3.DatabaseError as error:
+                    if isinstance(error, sqlite3.OperationalError):
+                        raise  # locked, or a read-only directory: not damage
+                    self._reset()  # not a database, or a damaged one: start again, empty
+                    self._db = self._open()
+            return self._db
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self._index, timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")  # the cache is disposable; a lost commit is a miss
+            db.executescript(_SCHEMA)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _reset(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{self._index}{suffix}")
+        shutil.rmtree(self._files, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            db = self._connect(create=True)
+            assert db is not None
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def _query(self, sql: str, parameters: Sequence[object], *, create: bool) -> list[tuple[Any, ...]]:
+        """Rows of a read; none when the cache has no index yet, or it cannot be read."""
+        with self._lock:
+            try:
+                db = self._connect(create=create)
+                return db.execute(sql, parameters).fetchall() if db is not None else []
+            except sqlite3.Error:
+                return []
+
+    def _write(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        with contextlib.suppress(sqlite3.Error), self._transaction() as db:
+            db.executemany(sql, rows)
+
+
+def _key(digest: Digest) -> bytes:
+    return bytes.fromhex(digest_hex(digest))

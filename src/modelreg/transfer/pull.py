@@ -12,9 +12,9 @@ Until the final rename nothing is visible at the destination, so a failed or int
 destination exactly as it was, and it never holds a half-written file. Batches span files, so a version
 of many small files takes a few requests, not one per file.
 
-The local cache is written whenever one is configured. With a ``file://`` store that doubles the bytes
-written on the same machine, which is why the settings give embedded registries no cache by default; a
-cache the user asks for is honoured (it still spares the store's reads and re-verification).
+With a local cache, each file is made a cache entry (a hard link, see ``transfer/cache.py``) as soon as
+it is created, and each chunk is indexed once it is verified and written: a later pull, or this one run
+again after an interruption, reads those chunks from there instead of the store.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from typing import Any, Protocol
 from modelreg.digest import Digest
 from modelreg.errors import ChunkNotFound, CorruptFile, DestinationExists, IntegrityError, InvalidPath
 from modelreg.registry.manifest import ChunkRef, FileRecord, Manifest
-from modelreg.transfer.cache import ChunkCache
+from modelreg.transfer.cache import CacheEntry, ChunkCache
 from modelreg.transfer.push import Progress
 from modelreg.types import ModelVersion, PullResult
 
@@ -70,6 +70,7 @@ class _Target:
     left: int = 0  # chunks not yet hashed
     hashed: int = 0  # bytes hashed so far
     synced: int = 0  # bytes handed to a background fdatasync
+    entry: CacheEntry | None = None  # the file's pull cache entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,14 +96,12 @@ class _Fetcher:
         fresh: Iterator[bytes] = iter(())
         if wanted:  # (the embedded registry checks a read when it is asked, even for no chunks)
             fresh = _read(self.backend.read_chunks(self.ref, [p.chunk for p in wanted]), wanted, self.ref)
-        for piece, cached in zip(batch, found, strict=True):
+        for cached in found:
             if cached is not None:
                 self._report("cached", len(cached))
                 yield cached
                 continue
             data = next(fresh)
-            if self.cache is not None:
-                self.cache.put(piece.chunk.digest, data)
             with self._lock:
                 self.fetched += len(data)
             self._report("fetched", len(data))
@@ -213,6 +212,10 @@ class _Assembly:
 
     def run(self, records: Sequence[FileRecord]) -> None:
         targets = [self._create(record) for record in records]
+        if self.fetch.cache is not None:
+            files = [target for target in targets if target.left]
+            for target, entry in zip(files, self.fetch.cache.adopt([t.path for t in files]), strict=True):
+                target.entry = entry
         tasks: list[Future[Any]] = []
         pending: deque[tuple[_Piece, _Slot]] = deque()  # pieces handed out, in manifest order
         ahead = 0
@@ -243,9 +246,11 @@ class _Assembly:
         return _Target(record, path, left=sum(1 for chunk in record.chunks if chunk.size))
 
     def _fetch_and_write(self, batch: list[_Piece], slots: list[_Slot]) -> None:
-        """A pool thread: each piece's verified bytes written at its offset in its file, then handed on."""
+        """A pool thread: each piece's verified bytes written at its offset in its file, then handed on;
+        what was written is indexed in the pull cache (after a failure too)."""
         done = 0
         fd, open_for = -1, None
+        written: list[tuple[CacheEntry, int, Digest, bytes]] = []
         try:
             for piece, data in zip(batch, self.fetch(batch), strict=True):
                 if piece.target is not open_for:  # consecutive pieces of one file share a descriptor
@@ -254,6 +259,8 @@ class _Assembly:
                         fd = -1
                     fd, open_for = os.open(piece.target.path, os.O_WRONLY | _O_CLOEXEC), piece.target
                 _write_at(fd, data, piece.offset)
+                if piece.target.entry is not None:
+                    written.append((piece.target.entry, piece.offset, piece.chunk.digest, data))
                 slots[done].set(data)
                 done += 1
         except BaseException as error:
@@ -263,6 +270,8 @@ class _Assembly:
         finally:
             if fd >= 0:
                 os.close(fd)
+            if written and self.fetch.cache is not None:
+                self.fetch.cache.keep(written)
 
     def _absorb(self, piece: _Piece, slot: _Slot) -> int:
         """The next piece in manifest order into its file's hash (a finished file is verified); its size."""
