@@ -112,7 +112,7 @@ def _bookkeeping(report: Report, root: Path, *, entries: int, runs: int) -> None
             data = number.to_bytes(8, "big") * 16  # 128 bytes: these figures are about entries, not bytes
             path.write_bytes(data)
             written.append((entry, 0, sha256_bytes(data), data))
-        keeps.append(timed(lambda cache=cache, written=written: cache.keep(written)))
+        keeps.append(timed(lambda cache=cache, written=written: (cache.keep(written), cache.flush())))
         usages.append(timed(cache.usage))
         total = cache.usage().bytes
         prunes.append(timed(lambda cache=cache, total=total: cache.prune(max_bytes=total // 2)))

@@ -34,6 +34,7 @@ def _entry(cache: ChunkCache, path: Path, data: bytes) -> Digest:
     path.write_bytes(data)
     digest = sha256_bytes(data)
     cache.keep([(entry, 0, digest, data)])
+    cache.flush()
     return digest
 
 

@@ -27,19 +27,20 @@ took it over. Whole entries go, so a bound smaller than one pulled file keeps no
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from modelreg.digest import Digest, digest_hex, sha256_bytes
 
-__all__ = ["CacheEntry", "CacheUsage", "ChunkCache", "default_cache_dir"]
+__all__ = ["CacheEntry", "CacheUsage", "ChunkCache", "Place", "default_cache_dir"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -50,7 +51,7 @@ CREATE TABLE IF NOT EXISTS entries (
 CREATE TABLE IF NOT EXISTS chunks (
     entry INTEGER NOT NULL,
     position INTEGER NOT NULL,          -- the chunk's offset in the entry's file
-    digest BLOB NOT NULL,               -- its sha256, 32 bytes
+    digest TEXT NOT NULL,               -- its sha256, hex
     size INTEGER NOT NULL,
     PRIMARY KEY (entry, position)
 ) WITHOUT ROWID;
@@ -59,6 +60,9 @@ CREATE INDEX IF NOT EXISTS chunks_by_digest ON chunks (digest);
 _RECOUNT = (
     "UPDATE entries SET bytes = (SELECT coalesce(sum(size), 0) FROM chunks WHERE entry = ?) WHERE id = ?"
 )
+_FIND = "SELECT digest, entry, position, size FROM chunks WHERE digest IN (SELECT value FROM json_each(?))"
+_PENDING_CHUNKS = 256  # kept chunks indexed in one transaction ...
+_PENDING_BYTES = 64 * 1024 * 1024  # ... or fewer, once they hold this much (what a crash may lose)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 
@@ -90,6 +94,9 @@ class CacheUsage:
         }
 
 
+Place = tuple[int, int, int]  # where a chunk is: (entry, offset, size)
+
+
 @dataclass(frozen=True, slots=True)
 class CacheEntry:
     """A file being pulled, as a cache entry: ``copy`` when the cache holds its own copy (no link)."""
@@ -117,19 +124,23 @@ class ChunkCache:
         self._lock = threading.RLock()  # one connection, shared by a pull's threads
         self._used: set[int] = set()  # entries read since the last trim
         self._grew = False  # chunks indexed since the last trim
+        self._pending: list[tuple[int, int, str, int]] = []  # kept, not yet indexed
+        self._pending_bytes = 0
 
     # -- reading ------------------------------------------------------------------------------------------
 
-    def holds(self, digest: Digest) -> bool:
-        """Whether some entry has the chunk (not whether it is intact: ``get`` verifies)."""
-        found = self._query("SELECT 1 FROM chunks WHERE digest = ? LIMIT 1", (_key(digest),), create=False)
-        return bool(found)
+    def find(self, digests: Iterable[Digest]) -> dict[Digest, list[Place]]:
+        """Where the cache has each of these chunks (entry, offset, size), in one query; absent ones are left
+        out. Places are checked only when read: ``read`` verifies."""
+        wanted = json.dumps(sorted({digest_hex(digest) for digest in digests}))
+        places: dict[Digest, list[Place]] = {}
+        for hexdigest, entry, position, size in self._query(_FIND, (wanted,), create=False):
+            places.setdefault(Digest("sha256:" + hexdigest), []).append((entry, position, size))
+        return places
 
-    def get(self, digest: Digest) -> bytes | None:
-        """The chunk's verified bytes, or None when no entry holds it intact (damaged places are dropped)."""
-        places = self._query(
-            "SELECT entry, position, size FROM chunks WHERE digest = ? LIMIT 8", (_key(digest),), create=False
-        )
+    def read(self, digest: Digest, places: Iterable[Place]) -> bytes | None:
+        """The chunk's verified bytes from the first intact place ``find`` gave, or None; a damaged place is
+        dropped from the index, and an entry whose file is gone with all its places."""
         for entry, position, size in places:
             try:
                 fd = os.open(self._files / str(entry), os.O_RDONLY | _O_CLOEXEC)
@@ -152,6 +163,14 @@ class ChunkCache:
                 db.execute("DELETE FROM chunks WHERE entry = ? AND position = ?", (entry, position))
                 db.execute(_RECOUNT, (entry, entry))
         return None
+
+    def holds(self, digest: Digest) -> bool:
+        """Whether some entry has the chunk (not whether it is intact: ``read`` verifies)."""
+        return digest in self.find([digest])
+
+    def get(self, digest: Digest) -> bytes | None:
+        """The chunk's verified bytes, or None when no entry holds it intact."""
+        return self.read(digest, self.find([digest]).get(digest, ()))
 
     # -- writing (by a pull) ------------------------------------------------------------------------------
 
@@ -187,23 +206,35 @@ class ChunkCache:
 
     def keep(self, written: Sequence[tuple[CacheEntry, int, Digest, bytes]]) -> None:
         """Index chunks a pull verified and wrote: (entry, offset, digest, bytes); a copy entry is written
-        first. An entry pruned meanwhile takes nothing."""
+        first. Indexed in groups (up to 256 chunks or 64 MiB wait here until ``flush``), since a
+        pull of many small cached files keeps one chunk at a time. An entry pruned meanwhile takes nothing."""
         rows = []
         for entry, offset, digest, data in written:
             if entry.copy and not self._write_copy(entry, offset, data):
                 continue
-            rows.append((entry.id, offset, _key(digest), len(data)))
-        if not rows:
-            return
-        try:
-            with self._transaction() as db:
-                db.executemany("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?)", rows)
-                for owner in {row[0] for row in rows}:
-                    if not db.execute(_RECOUNT, (owner, owner)).rowcount:  # pruned meanwhile
-                        db.execute("DELETE FROM chunks WHERE entry = ?", (owner,))
-            self._grew = True
-        except sqlite3.Error:
-            pass
+            rows.append((entry.id, offset, digest_hex(digest), len(data)))
+        with self._lock:
+            self._pending.extend(rows)
+            self._pending_bytes += sum(row[3] for row in rows)
+            if len(self._pending) < _PENDING_CHUNKS and self._pending_bytes < _PENDING_BYTES:
+                return
+        self.flush()
+
+    def flush(self) -> None:
+        """Index what ``keep`` holds back (``trim`` and ``close`` do this too)."""
+        with self._lock:
+            rows, self._pending, self._pending_bytes = self._pending, [], 0
+            if not rows:
+                return
+            try:
+                with self._transaction() as db:
+                    db.executemany("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?)", rows)
+                    for owner in {row[0] for row in rows}:
+                        if not db.execute(_RECOUNT, (owner, owner)).rowcount:  # pruned meanwhile
+                            db.execute("DELETE FROM chunks WHERE entry = ?", (owner,))
+                self._grew = True
+            except sqlite3.Error:
+                pass
 
     def _write_copy(self, entry: CacheEntry, offset: int, data: bytes) -> bool:
         try:
@@ -222,6 +253,7 @@ class ChunkCache:
     def trim(self) -> CacheUsage | None:
         """After a pull: record when its entries were used, then, if it took a bounded cache over its bound,
         remove the least recently used entries down to 90 % of it. None when nothing was pruned."""
+        self.flush()
         with self._lock:
             used, self._used = self._used, set()
             grew, self._grew = self._grew, False
@@ -280,6 +312,7 @@ class ChunkCache:
         return self.prune(max_bytes=0)
 
     def close(self) -> None:
+        self.flush()
         with self._lock:
             if self._db is not None:
                 self._db.close()
@@ -376,7 +409,3 @@ class ChunkCache:
     def _write(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         with contextlib.suppress(sqlite3.Error), self._transaction() as db:
             db.executemany(sql, rows)
-
-
-def _key(digest: Digest) -> bytes:
-    return bytes.fromhex(digest_hex(digest))

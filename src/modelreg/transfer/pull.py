@@ -37,7 +37,7 @@ from typing import Any, Protocol
 from modelreg.digest import Digest
 from modelreg.errors import ChunkNotFound, CorruptFile, DestinationExists, IntegrityError, InvalidPath
 from modelreg.registry.manifest import ChunkRef, FileRecord, Manifest
-from modelreg.transfer.cache import CacheEntry, ChunkCache
+from modelreg.transfer.cache import CacheEntry, ChunkCache, Place
 from modelreg.transfer.push import Progress
 from modelreg.types import ModelVersion, PullResult
 
@@ -86,12 +86,19 @@ class _Fetcher:
 
     def __init__(self, backend: PullBackend, ref: str, cache: ChunkCache | None, progress: Progress | None):
         self.backend, self.ref, self.cache, self.progress = backend, ref, cache, progress
+        self.places: dict[Digest, list[Place]] = {}  # where the cache has the pull's chunks (``find``)
         self.fetched = 0  # bytes read from the store
         self._lock = threading.Lock()
 
+    def look_up(self, manifest: Manifest) -> None:
+        if self.cache is not None:
+            self.places = self.cache.find(
+                chunk.digest for record in manifest.files for chunk in record.chunks
+            )
+
     def __call__(self, batch: Sequence[_Piece]) -> Iterator[bytes]:
         """Each piece's verified bytes, in order, as they arrive; errors name the file."""
-        found = [self.cache.get(p.chunk.digest) if self.cache is not None else None for p in batch]
+        found = [self._from_cache(piece.chunk.digest) for piece in batch]
         wanted = [piece for piece, data in zip(batch, found, strict=True) if data is None]
         fresh: Iterator[bytes] = iter(())
         if wanted:  # (the embedded registry checks a read when it is asked, even for no chunks)
@@ -108,7 +115,11 @@ class _Fetcher:
             yield data
 
     def cached(self, digest: Digest) -> bool:
-        return self.cache is not None and self.cache.holds(digest)
+        return digest in self.places
+
+    def _from_cache(self, digest: Digest) -> bytes | None:
+        places = self.places.get(digest)
+        return self.cache.read(digest, places) if places and self.cache is not None else None
 
     def _report(self, event: str, nbytes: int) -> None:
         if self.progress is not None:
@@ -182,6 +193,7 @@ def pull(
     _check_destination(target, overwrite=overwrite)
     # Pinned to the version: an alias moving mid-pull changes nothing.
     fetch = _Fetcher(backend, version.ref, cache, progress)
+    fetch.look_up(manifest)
     if progress is not None:
         progress("total", manifest.size)
     try:
