@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -263,3 +264,28 @@ def test_a_damaged_index_is_replaced_by_an_empty_cache(client: Client, tmp_path:
         again.pull("m/1", dest=tmp_path / "p3")
         assert again.last_pull.bytes_fetched == 0
     assert _same_tree(source, tmp_path / "p3") and _same_tree(source, tmp_path / "p1")
+
+
+def test_concurrent_pulls_share_one_cache(tmp_path: Path) -> None:
+    """Four clients (each its own index connection, as separate processes would have) pull into one cache
+    at once; every pull is whole, and afterwards every version is served from the cache."""
+    sources = [_model(tmp_path / f"m{n}", n) for n in range(4)]
+    with modelreg.connect(tmp_path / "reg") as client:
+        for source in sources:
+            client.push("m", source)
+
+    def pull(number: int) -> int:
+        with modelreg.connect(tmp_path / "reg", cache_dir=tmp_path / "cache") as puller:
+            puller.pull(f"m/{number + 1}", dest=tmp_path / f"p{number}")
+            assert puller.last_pull is not None
+            return puller.last_pull.bytes_fetched
+
+    with ThreadPoolExecutor(4) as pool:
+        fetched = list(pool.map(pull, range(4)))
+    assert all(amount > 0 for amount in fetched)
+    assert all(_same_tree(source, tmp_path / f"p{n}") for n, source in enumerate(sources))
+    with modelreg.connect(tmp_path / "reg", cache_dir=tmp_path / "cache") as client:
+        for number in range(4):
+            client.pull(f"m/{number + 1}", dest=tmp_path / f"again{number}")
+            assert client.last_pull is not None and client.last_pull.bytes_fetched == 0
+    assert ChunkCache(tmp_path / "cache").usage().entries == 8  # the second pulls linked nothing new

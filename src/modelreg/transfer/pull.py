@@ -96,8 +96,9 @@ class _Fetcher:
                 chunk.digest for record in manifest.files for chunk in record.chunks
             )
 
-    def __call__(self, batch: Sequence[_Piece]) -> Iterator[bytes]:
-        """Each piece's verified bytes, in order, as they arrive; errors name the file."""
+    def __call__(self, batch: Sequence[_Piece]) -> Iterator[tuple[bytes, bool]]:
+        """Each piece's verified bytes, in order, as they arrive, and whether they came from the store;
+        errors name the file."""
         found = [self._from_cache(piece.chunk.digest) for piece in batch]
         wanted = [piece for piece, data in zip(batch, found, strict=True) if data is None]
         fresh: Iterator[bytes] = iter(())
@@ -106,13 +107,13 @@ class _Fetcher:
         for cached in found:
             if cached is not None:
                 self._report("cached", len(cached))
-                yield cached
+                yield cached, False
                 continue
             data = next(fresh)
             with self._lock:
                 self.fetched += len(data)
             self._report("fetched", len(data))
-            yield data
+            yield data, True
 
     def cached(self, digest: Digest) -> bool:
         return digest in self.places
@@ -221,11 +222,15 @@ class _Assembly:
     def __init__(self, staging: Path, fetch: _Fetcher, pool: ThreadPoolExecutor, ref: str) -> None:
         self.staging, self.fetch, self.pool, self.ref = staging, fetch, pool, ref
         self.syncs: dict[Path, list[Future[None]]] = {}
+        self._adopting = threading.Lock()
 
     def run(self, records: Sequence[FileRecord]) -> None:
         targets = [self._create(record) for record in records]
-        if self.fetch.cache is not None:
-            files = [target for target in targets if target.left]
+        if (
+            self.fetch.cache is not None
+        ):  # files the cache lacks some of; one it holds whole is not linked again
+            cached = self.fetch.cached
+            files = [t for t in targets if not all(cached(c.digest) for c in t.record.chunks if c.size)]
             for target, entry in zip(files, self.fetch.cache.adopt([t.path for t in files]), strict=True):
                 target.entry = entry
         tasks: list[Future[Any]] = []
@@ -264,15 +269,18 @@ class _Assembly:
         fd, open_for = -1, None
         written: list[tuple[CacheEntry, int, Digest, bytes]] = []
         try:
-            for piece, data in zip(batch, self.fetch(batch), strict=True):
+            for piece, (data, fresh) in zip(batch, self.fetch(batch), strict=True):
                 if piece.target is not open_for:  # consecutive pieces of one file share a descriptor
                     if fd >= 0:
                         os.close(fd)
                         fd = -1
                     fd, open_for = os.open(piece.target.path, os.O_WRONLY | _O_CLOEXEC), piece.target
                 _write_at(fd, data, piece.offset)
-                if piece.target.entry is not None:
-                    written.append((piece.target.entry, piece.offset, piece.chunk.digest, data))
+                entry = (
+                    self._adopt(piece.target) if fresh and piece.target.entry is None else piece.target.entry
+                )
+                if entry is not None:
+                    written.append((entry, piece.offset, piece.chunk.digest, data))
                 slots[done].set(data)
                 done += 1
         except BaseException as error:
@@ -284,6 +292,16 @@ class _Assembly:
                 os.close(fd)
             if written and self.fetch.cache is not None:
                 self.fetch.cache.keep(written)
+
+    def _adopt(self, target: _Target) -> CacheEntry | None:
+        """A file the cache was to serve whole that needed a chunk from the store after all (its cached
+        place was damaged or pruned): made an entry now, so that the chunk is cached again."""
+        if self.fetch.cache is None:
+            return None
+        with self._adopting:
+            if target.entry is None:
+                target.entry = self.fetch.cache.adopt([target.path])[0]
+            return target.entry
 
     def _absorb(self, piece: _Piece, slot: _Slot) -> int:
         """The next piece in manifest order into its file's hash (a finished file is verified); its size."""
