@@ -8,8 +8,9 @@ lies where in them, so that a pull reads from the store only the chunks this mac
 A pull makes each file it assembles an entry as soon as the file is created (unless the cache holds all of
 its chunks already), and indexes each chunk once it is verified and written. So a pulled file and its entry
 are one inode: caching costs no second copy of the bytes and no disk beyond what the pull wrote, and an
-interrupted pull leaves what it fetched in the cache for the next one. Where no link can be made (the cache on another file system than the destination), the
-entry is a copy, written chunk by chunk beside the pulled file. The cache never writes to a linked entry.
+interrupted pull leaves what it fetched in the cache for the next one. Where no link can be made (the
+cache on another file system than the destination), the entry is a copy, written chunk by chunk beside the
+pulled file. The cache never writes to a linked entry.
 
 Every read is verified: a chunk whose bytes no longer match (the pulled file was edited in place, a write
 was torn) is dropped from the index and fetched from the store. Entries may vanish at any moment (another
