@@ -146,7 +146,7 @@ class ChunkCache:
             try:
                 fd = os.open(self._files / str(entry), os.O_RDONLY | _O_CLOEXEC)
             except FileNotFoundError:  # removed by hand, or pruned meanwhile: none of its chunks is there
-                self._remove(entry)
+                self._remove([entry])
                 continue
             except OSError:
                 continue
@@ -293,19 +293,18 @@ class ChunkCache:
         entries = self._query("SELECT id, bytes, used FROM entries ORDER BY used, id", (), create=False)
         total = sum(size for _, size, _ in entries)
         cutoff = self._clock() - unused_for if unused_for is not None else None
-        removed = removed_bytes = 0
+        victims: dict[int, int] = {}
         for entry, size, used in entries:
             too_old = cutoff is not None and used < cutoff
             if not too_old and (max_bytes is None or total <= max_bytes):
                 break  # by last use: every later entry is newer, and the size already fits
-            if not self._remove(entry):
-                continue
+            victims[entry] = size
             total -= size
-            removed += 1
-            removed_bytes += size
+        removed = self._remove(victims)
         usage = self.usage()
+        removed_bytes = sum(victims[entry] for entry in removed)
         return CacheUsage(
-            usage.entries, usage.chunks, usage.bytes, usage.linked_bytes, removed, removed_bytes
+            usage.entries, usage.chunks, usage.bytes, usage.linked_bytes, len(removed), removed_bytes
         )
 
     def clear(self) -> CacheUsage:
@@ -319,21 +318,27 @@ class ChunkCache:
                 self._db.close()
                 self._db = None
 
-    def _remove(self, entry: int) -> bool:
-        """Forget an entry, then delete its file (a reader between the two finds the chunk unindexed)."""
+    def _remove(self, entries: Iterable[int]) -> list[int]:
+        """Forget entries, then delete their files (a reader between the two finds the chunks unindexed);
+        those removed. An entry whose file cannot be deleted is forgotten all the same (the next prune's
+        sweep deletes the file), but not counted as removed."""
+        rows = [(entry,) for entry in entries]
         try:
             with self._transaction() as db:
-                db.execute("DELETE FROM chunks WHERE entry = ?", (entry,))
-                db.execute("DELETE FROM entries WHERE id = ?", (entry,))
+                db.executemany("DELETE FROM chunks WHERE entry = ?", rows)
+                db.executemany("DELETE FROM entries WHERE id = ?", rows)
         except sqlite3.Error:
-            return False
-        try:
-            os.unlink(self._files / str(entry))
-        except FileNotFoundError:
-            pass
-        except OSError:
-            return False
-        return True
+            return []
+        removed = []
+        for (entry,) in rows:
+            try:
+                os.unlink(self._files / str(entry))
+            except FileNotFoundError:
+                pass
+            except OSError:
+                continue
+            removed.append(entry)
+        return removed
 
     def _sweep(self) -> None:
         # Files first, then entries: a pull inserts an entry before it links the file, so a file listed
@@ -344,9 +349,8 @@ class ChunkCache:
             for name in names - known:
                 with contextlib.suppress(OSError):
                     os.unlink(self._files / name)
-            for name in known - names:
-                if not (self._files / name).exists():  # (not just linked by a pull after the listing)
-                    self._remove(int(name))
+            # (and an entry only if its file is still missing: not one a pull linked after the listing)
+            self._remove(int(name) for name in known - names if not (self._files / name).exists())
         shutil.rmtree(self.root / "chunks", ignore_errors=True)  # an older version's cache of chunk files
         with contextlib.suppress(OSError):
             (self.root / "cache-usage.json").unlink()
