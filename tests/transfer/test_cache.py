@@ -289,3 +289,20 @@ def test_concurrent_pulls_share_one_cache(tmp_path: Path) -> None:
             client.pull(f"m/{number + 1}", dest=tmp_path / f"again{number}")
             assert client.last_pull is not None and client.last_pull.bytes_fetched == 0
     assert ChunkCache(tmp_path / "cache").usage().entries == 8  # the second pulls linked nothing new
+
+
+@pytest.mark.parametrize("kind", ["a file", "an index that cannot be opened"])
+def test_a_cache_that_cannot_be_used_never_fails_a_pull(tmp_path: Path, kind: str) -> None:
+    cache_dir = tmp_path / "cache"
+    if kind == "a file":
+        cache_dir.write_text("not a directory")
+    else:
+        (cache_dir / "index.db").mkdir(parents=True)
+    with modelreg.connect(tmp_path / "reg", cache_dir=cache_dir) as client:
+        source = _model(tmp_path / "m", 6)
+        client.push("m", source)
+        for dest in ("p1", "p2"):
+            client.pull("m/1", dest=tmp_path / dest)
+            assert client.last_pull is not None
+            assert client.last_pull.bytes_fetched == client.last_pull.bytes_total  # nothing cached
+            assert _same_tree(source, tmp_path / dest)

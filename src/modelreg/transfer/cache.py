@@ -65,6 +65,9 @@ _FIND = "SELECT digest, entry, position, size FROM chunks WHERE digest IN (SELEC
 _PENDING_CHUNKS = 256  # kept chunks indexed in one transaction ...
 _PENDING_BYTES = 64 * 1024 * 1024  # ... or fewer, once they hold this much (what a crash may lose)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+# A cache that cannot be used (a directory that cannot be created or written, an index that cannot be
+# opened or is locked too long) is skipped: every operation catches these and carries on without it.
+_UNUSABLE = (sqlite3.Error, OSError)
 
 
 def default_cache_dir() -> Path:
@@ -160,7 +163,7 @@ class ChunkCache:
                 with self._lock:
                     self._used.add(entry)
                 return data
-            with contextlib.suppress(sqlite3.Error), self._transaction() as db:  # damaged: forget this place
+            with contextlib.suppress(*_UNUSABLE), self._transaction() as db:  # damaged: forget this place
                 db.execute("DELETE FROM chunks WHERE entry = ? AND position = ?", (entry, position))
                 db.execute(_RECOUNT, (entry, entry))
         return None
@@ -185,7 +188,7 @@ class ChunkCache:
                 now = self._clock()
                 ids = [db.execute("INSERT INTO entries (used) VALUES (?)", (now,)).lastrowid for _ in paths]
             self._files.mkdir(parents=True, exist_ok=True)
-        except (OSError, sqlite3.Error):
+        except _UNUSABLE:
             return [None] * len(paths)
         return [
             self._link(entry, path) if entry is not None else None
@@ -234,7 +237,7 @@ class ChunkCache:
                         if not db.execute(_RECOUNT, (owner, owner)).rowcount:  # pruned meanwhile
                             db.execute("DELETE FROM chunks WHERE entry = ?", (owner,))
                 self._grew = True
-            except sqlite3.Error:
+            except _UNUSABLE:
                 pass
 
     def _write_copy(self, entry: CacheEntry, offset: int, data: bytes) -> bool:
@@ -267,7 +270,7 @@ class ChunkCache:
                 return None
             total = self._query("SELECT coalesce(sum(bytes), 0) FROM entries", (), create=False)[0][0]
             return self.prune(max_bytes=self.max_bytes * 9 // 10) if total > self.max_bytes else None
-        except (OSError, sqlite3.Error):  # best effort, like every write: never fails a pull
+        except _UNUSABLE:  # best effort, like every write: never fails a pull
             return None
 
     # -- housekeeping -------------------------------------------------------------------------------------
@@ -327,7 +330,7 @@ class ChunkCache:
             with self._transaction() as db:
                 db.executemany("DELETE FROM chunks WHERE entry = ?", rows)
                 db.executemany("DELETE FROM entries WHERE id = ?", rows)
-        except sqlite3.Error:
+        except _UNUSABLE:
             return []
         removed = []
         for (entry,) in rows:
@@ -397,10 +400,11 @@ class ChunkCache:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
+                db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):  # (a failed COMMIT must not leave it open)
+                    db.execute("ROLLBACK")
                 raise
-            db.execute("COMMIT")
 
     def _query(self, sql: str, parameters: Sequence[object], *, create: bool) -> list[tuple[Any, ...]]:
         """Rows of a read; none when the cache has no index yet, or it cannot be read."""
@@ -408,9 +412,9 @@ class ChunkCache:
             try:
                 db = self._connect(create=create)
                 return db.execute(sql, parameters).fetchall() if db is not None else []
-            except sqlite3.Error:
+            except _UNUSABLE:
                 return []
 
     def _write(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
-        with contextlib.suppress(sqlite3.Error), self._transaction() as db:
+        with contextlib.suppress(*_UNUSABLE), self._transaction() as db:
             db.executemany(sql, rows)
