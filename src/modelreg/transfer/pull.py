@@ -12,9 +12,9 @@ Until the final rename nothing is visible at the destination, so a failed or int
 destination exactly as it was, and it never holds a half-written file. Batches span files, so a version
 of many small files takes a few requests, not one per file.
 
-With a local cache, each file is made a cache entry (a hard link, see ``transfer/cache.py``) as soon as
-it is created, and each chunk is indexed once it is verified and written: a later pull, or this one run
-again after an interruption, reads those chunks from there instead of the store.
+With a local cache, each file the cache lacks some chunks of is made a cache entry (a hard link, see
+``transfer/cache.py``) as soon as it is created, and each chunk is indexed once it is verified and written:
+a later pull, or this one run again after an interruption, reads those chunks from there, not the store.
 """
 
 from __future__ import annotations
@@ -92,9 +92,8 @@ class _Fetcher:
 
     def look_up(self, manifest: Manifest) -> None:
         if self.cache is not None:
-            self.places = self.cache.find(
-                chunk.digest for record in manifest.files for chunk in record.chunks
-            )
+            digests = (chunk.digest for record in manifest.files for chunk in record.chunks if chunk.size)
+            self.places = self.cache.find(digests)
 
     def __call__(self, batch: Sequence[_Piece]) -> Iterator[tuple[bytes, bool]]:
         """Each piece's verified bytes, in order, as they arrive, and whether they came from the store;
@@ -226,9 +225,7 @@ class _Assembly:
 
     def run(self, records: Sequence[FileRecord]) -> None:
         targets = [self._create(record) for record in records]
-        if (
-            self.fetch.cache is not None
-        ):  # files the cache lacks some of; one it holds whole is not linked again
+        if self.fetch.cache is not None:  # entries for files the cache lacks some of (not for those it has)
             cached = self.fetch.cached
             files = [t for t in targets if not all(cached(c.digest) for c in t.record.chunks if c.size)]
             for target, entry in zip(files, self.fetch.cache.adopt([t.path for t in files]), strict=True):
@@ -276,9 +273,9 @@ class _Assembly:
                         fd = -1
                     fd, open_for = os.open(piece.target.path, os.O_WRONLY | _O_CLOEXEC), piece.target
                 _write_at(fd, data, piece.offset)
-                entry = (
-                    self._adopt(piece.target) if fresh and piece.target.entry is None else piece.target.entry
-                )
+                entry = piece.target.entry
+                if entry is None and fresh:
+                    entry = self._adopt(piece.target)
                 if entry is not None:
                     written.append((entry, piece.offset, piece.chunk.digest, data))
                 slots[done].set(data)
