@@ -268,8 +268,10 @@ class ChunkCache:
                 self._write("UPDATE entries SET used = ? WHERE id = ? AND used < ?", marks)
             if self.max_bytes is None or not grew:
                 return None
-            total = self._query("SELECT coalesce(sum(bytes), 0) FROM entries", (), create=False)[0][0]
-            return self.prune(max_bytes=self.max_bytes * 9 // 10) if total > self.max_bytes else None
+            counted = self._query("SELECT coalesce(sum(bytes), 0) FROM entries", (), create=False)
+            if not counted or counted[0][0] <= self.max_bytes:  # (none when the index cannot be read)
+                return None
+            return self.prune(max_bytes=self.max_bytes * 9 // 10)
         except _UNUSABLE:  # best effort, like every write: never fails a pull
             return None
 
