@@ -69,7 +69,8 @@ class ContentCases:
         """Whole-file digests already stored → their chunk lists: such files need no chunking or upload.
 
         Only files a version lists are answered: their chunks are garbage collection roots, so the answer
-        needs no lease (the client still checks that the chunks are stored, through ``missing_chunks``)."""
+        needs no lease, and a push uses the chunk lists without asking about the chunks; the commit checks
+        that each is stored (a lost one fails it: the client uploads it again and retries)."""
         registry = _registry(self)
         registry.actor.require_somewhere(Permission.VERSION_CREATE)
         wanted = [parse_digest(d) for d in dict.fromkeys(digests)]

@@ -19,7 +19,9 @@ files costs a few requests, not two per file. Missing chunks are uploaded a few 
 one request over HTTP), at most MAX_CHUNK bytes together, so a server that accepts the largest chunk accepts
 every upload. A commit refused because chunks vanished since they were checked (garbage collection took them,
 or the store lost them) is retried a few times, with backoff, after uploading those chunks again from the
-local files.
+local files. Known files' chunks are not asked about before the commit: they are referenced by committed
+versions (garbage collection keeps them), and a chunk lost anyway (the store lost it, or a version was
+purged meanwhile) fails the commit, which is then retried the same way.
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ def push(
         hashed = pool.map(lambda local: _hash_file(local, tally), small)
         digests: dict[LocalFile, Digest] = dict(zip(small, hashed, strict=True))
         digests.update(remembered)
-        known = _intact(backend, backend.known_files(list(dict.fromkeys(digests.values()))))
+        known = backend.known_files(list(dict.fromkeys(digests.values())))
         new = [local for local in local_files if local in digests and digests[local] not in known]
         uploaded = _upload_files(backend, pool, new, tally)
         files: dict[LocalFile, FileRecord] = {}
@@ -201,18 +203,6 @@ def _reput(backend: PushBackend, group: list[tuple[Digest, _Place]], tally: _Tal
             raise InvalidPath(f"file {place.local.path!r} changed while it was being pushed; push again")
         chunks.append((digest, data))
     _put(backend, chunks, tally)
-
-
-def _intact(
-    backend: PushBackend, known: dict[str, list[tuple[str, int]]]
-) -> dict[str, list[tuple[str, int]]]:
-    """Known files whose chunks are all still stored; the others are chunked and uploaded again, which
-    also repairs a store that lost chunks (the commit refuses a version with any chunk missing)."""
-    chunks = list(dict.fromkeys(digest for listed in known.values() for digest, _ in listed))
-    missing: set[str] = set()
-    for start in range(0, len(chunks), _QUERY):
-        missing.update(backend.missing_chunks(chunks[start : start + _QUERY]))
-    return {file: listed for file, listed in known.items() if not any(d in missing for d, _ in listed)}
 
 
 def _hash_file(local: LocalFile, tally: _Tally) -> Digest:
@@ -333,7 +323,7 @@ class _Stopped(Exception):
 
 def _known(backend: PushBackend, digest: Digest) -> tuple[ChunkRef, ...] | None:
     """The chunk list of a file the registry already stores in full, else None."""
-    known = _intact(backend, backend.known_files([digest]))
+    known = backend.known_files([digest])
     if digest not in known:
         return None
     return tuple(ChunkRef(Digest(d), size) for d, size in known[digest])
