@@ -168,14 +168,6 @@ class ChunkCache:
                 db.execute(_RECOUNT, (entry, entry))
         return None
 
-    def holds(self, digest: Digest) -> bool:
-        """Whether some entry has the chunk (not whether it is intact: ``read`` verifies)."""
-        return digest in self.find([digest])
-
-    def get(self, digest: Digest) -> bytes | None:
-        """The chunk's verified bytes, or None when no entry holds it intact."""
-        return self.read(digest, self.find([digest]).get(digest, ()))
-
     # -- writing (by a pull) ------------------------------------------------------------------------------
 
     def adopt(self, paths: Sequence[Path]) -> list[CacheEntry | None]:
@@ -265,7 +257,8 @@ class ChunkCache:
             if used:
                 now = self._clock()
                 marks = [(now, entry, now) for entry in used]
-                self._write("UPDATE entries SET used = ? WHERE id = ? AND used < ?", marks)
+                with contextlib.suppress(*_UNUSABLE), self._transaction() as db:
+                    db.executemany("UPDATE entries SET used = ? WHERE id = ? AND used < ?", marks)
             if self.max_bytes is None or not grew:
                 return None
             counted = self._query("SELECT coalesce(sum(bytes), 0) FROM entries", (), create=False)
@@ -416,7 +409,3 @@ class ChunkCache:
                 return db.execute(sql, parameters).fetchall() if db is not None else []
             except _UNUSABLE:
                 return []
-
-    def _write(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
-        with contextlib.suppress(*_UNUSABLE), self._transaction() as db:
-            db.executemany(sql, rows)
