@@ -47,8 +47,8 @@ STAGES = [
     ("modelreg.transfer.pull", "_Assembly._fetch_and_write", "pull: pool threads, fetch a batch + pwrite"),
     ("modelreg.transfer.pull", "_Assembly._absorb", "pull: main thread, whole-file sha256 in order"),
     ("modelreg.transfer.pull", "_sync_file", "pull: fdatasync every 128 MiB and each file's fsync"),
-    ("modelreg.transfer.cache", "ChunkCache.get", "pull: cache get (read + sha256)"),
-    ("modelreg.transfer.cache", "ChunkCache.put", "pull: cache put (write + rename)"),
+    ("modelreg.transfer.cache", "ChunkCache.read", "pull: cache read (pread + sha256)"),
+    ("modelreg.transfer.cache", "ChunkCache.keep", "pull: cache keep (index; a copy where no link)"),
 ]
 
 
